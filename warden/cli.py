@@ -1,0 +1,315 @@
+"""`warden` command line: thin commands over the library (no logic lives only here)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .errors import WardenError
+from .policy.model import PolicyError, load_policy
+from .settings import Settings, get_settings
+
+app = typer.Typer(help="Warden: policy-driven content moderation.", no_args_is_help=True)
+policy_app = typer.Typer(help="Work with policy files.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+data_app = typer.Typer(help="Inspect and export the labelled data sets.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+
+
+def _settings(policy: Path | None = None, models: Path | None = None, database: str | None = None) -> Settings:
+    base = get_settings()
+    updates: dict[str, Any] = {}
+    if policy:
+        updates["policy_path"] = policy
+    if models:
+        updates["models_dir"] = models
+    if database:
+        updates["database_url"] = database
+    return base.model_copy(update=updates) if updates else base
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML (default: the shipped policy).")] = None,
+    database: Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")] = None,
+) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs)."""
+    from .serve import run
+
+    settings = _settings(policy, None, database)
+    updates: dict[str, Any] = {}
+    if host:
+        updates["host"] = host
+    if port:
+        updates["port"] = port
+    run(settings.model_copy(update=updates) if updates else settings)
+
+
+def _read_items(path: Path) -> Iterator[dict[str, Any]]:
+    """JSONL (one object per line) or CSV with `id` and `text` columns."""
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            for n, row in enumerate(csv.DictReader(fh), start=2):
+                if "text" not in row:
+                    raise WardenError(f"{path}: CSV needs a 'text' column")
+                yield {"id": row.get("id") or f"row-{n}", "text": row["text"], **({"language": row["language"]} if row.get("language") else {})}
+        return
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise WardenError(f"{path}:{n}: invalid UTF-8 at byte {exc.start}") from exc
+            except json.JSONDecodeError as exc:
+                raise WardenError(f"{path}:{n}: invalid JSON: {exc.msg}") from exc
+            if not isinstance(obj, dict):
+                raise WardenError(f"{path}:{n}: each line must be a JSON object")
+            obj.setdefault("id", f"line-{n}")
+            yield {k: v for k, v in obj.items() if k in {"id", "text", "language", "kind", "author_id", "context", "metadata"}}
+
+
+@app.command()
+def moderate(
+    file: Annotated[Path, typer.Argument(help="JSONL or CSV file with id and text.", exists=True, dir_okay=False)],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write decisions JSONL here (default stdout).")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Items per model batch.")] = 256,
+    store: Annotated[bool, typer.Option(help="Also store decisions in the database.")] = False,
+) -> None:
+    """Moderate a file of items; writes one decision per line."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    from .content import Content
+    from .moderator import Moderator
+
+    settings = _settings(policy)
+    try:
+        moderator = Moderator.from_settings(settings).load()
+    except (WardenError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    service = None
+    if store:
+        from .service import ModerationService
+        from .store import Store
+
+        db = Store(settings.database_url)
+        db.migrate()
+        service = ModerationService(moderator, db)
+    try:
+        rows = list(_read_items(file))
+    except WardenError as exc:
+        _fail(str(exc))
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    errors = 0
+    counts: dict[str, int] = {}
+    try:
+        with _progress() as bar:
+            task = bar.add_task(f"moderating {file.name}", total=len(rows))
+            for start in range(0, len(rows), batch_size):
+                chunk, valid = rows[start : start + batch_size], []
+                for row in chunk:
+                    try:
+                        valid.append(Content.model_validate(row))
+                    except PydanticValidationError as exc:
+                        errors += 1
+                        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                        out.write(json.dumps({"content_id": row.get("id"), "error": msg}) + "\n")
+                decisions = service.moderate(valid, actor="cli") if service else moderator.moderate(valid)
+                for d in decisions:
+                    counts[d.action] = counts.get(d.action, 0) + 1
+                    out.write(d.model_dump_json() + "\n")
+                bar.advance(task, len(chunk))
+    finally:
+        if output:
+            out.close()
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    console.print(f"[green]done[/]: {len(rows) - errors} decisions ({summary}); {errors} invalid item(s)")
+
+
+@app.command()
+def train(
+    data_dir: Annotated[Path | None, typer.Option(help="Root of the data sets (default ../shared/data).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the model files.")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
+    commercial_only: Annotated[bool, typer.Option(help="Train only on data sets whose licence allows commercial use.")] = False,
+    skip_multilingual: Annotated[bool, typer.Option(help="Skip the (slow) multilingual E5 heads.")] = False,
+) -> None:
+    """Train the text models from the labelled data sets."""
+    from .learn.train import TrainConfig
+    from .learn.train import train as run_train
+
+    settings = _settings(policy)
+    config = TrainConfig(
+        data_dir=data_dir or settings.data_dir,
+        out_dir=out or settings.models_dir,
+        commercial_only=commercial_only,
+        skip_e5=skip_multilingual,
+    )
+    try:
+        run_train(load_policy(settings.policy_path), config, console)
+    except WardenError as exc:
+        _fail(str(exc))
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Labelled JSONL ({id, text, labels}) or CSV with category columns.")],
+    report: Annotated[Path, typer.Option(help="Directory for metrics.json and report.html.")] = Path("reports/eval"),
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Items per model batch.")] = 256,
+) -> None:
+    """Evaluate the pipeline on labelled data and write a report."""
+    from .content import Content
+    from .evaluate import read_labelled, run_evaluation
+    from .moderator import Moderator
+
+    settings = _settings(policy)
+    if not data.exists():
+        _fail(f"{data}: file not found")
+    moderator = Moderator.from_settings(settings).load()
+    try:
+        items = read_labelled(data, moderator.policy.category_ids)
+    except WardenError as exc:
+        _fail(str(exc))
+    decisions = []
+    with _progress() as bar:
+        task = bar.add_task(f"evaluating {data.name}", total=len(items))
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            contents = [Content(id=i.id, text=i.text[: settings.limits.max_text_chars], language=i.language) for i in chunk]
+            decisions += moderator.moderate(contents)
+            bar.advance(task, len(chunk))
+    meta = {"data": str(data), "policy": moderator.policy.full_version, "models": moderator.pipeline.model_versions()}
+    result = run_evaluation(items, decisions, moderator.policy.category_ids, meta, report)
+    _print_metrics(result)
+    console.print(f"report: {report / 'report.html'}")
+
+
+def _print_metrics(result: dict[str, Any]) -> None:
+    table = Table("scope", "n+", "precision", "recall", "f1", "pr_auc", "roc_auc", "fpr")
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    rows = [("overall", result["overall"])] + list(result.get("categories", {}).items())
+    for name, m in rows:
+        table.add_row(
+            name, fmt(m.get("support_pos")), *(fmt(m.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc", "fpr"))
+        )
+    Console().print(table)
+
+
+@app.command("model-card")
+def model_card(
+    data_dir: Annotated[Path | None, typer.Option(help="Root of the data sets.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write a report per data set here.")] = None,
+) -> None:
+    """Evaluate on every data set's test split and write the models' MODEL_CARD.md."""
+    from .learn.model_card import evaluate_test_splits, write_model_card
+    from .moderator import Moderator
+
+    settings = get_settings()
+    moderator = Moderator.from_settings(settings).load()
+    try:
+        results = evaluate_test_splits(moderator, data_dir or settings.data_dir, report, console)
+    except WardenError as exc:
+        _fail(str(exc))
+    path = write_model_card(settings.models_dir, results)
+    for name, res in sorted(results.items()):
+        console.print(f"[bold]{name}[/]")
+        _print_metrics(res)
+    console.print(f"model card: {path}")
+
+
+@policy_app.command("validate")
+def policy_validate(file: Annotated[Path, typer.Argument(help="Policy YAML to check.")]) -> None:
+    """Check a policy file; every problem is reported with its line."""
+    try:
+        p = load_policy(file)
+    except PolicyError as exc:
+        console.print(f"[red]{len(exc.problems)} problem(s)[/] in {file}:")
+        for problem in exc.problems:
+            console.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"[green]valid[/]: {p.full_version} with {len(p.categories)} categories")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Argument(help="A unique name for the key.")],
+    role: Annotated[str, typer.Option(help="client | reviewer | admin")] = "client",
+    database: Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")] = None,
+) -> None:
+    """Create an API key; it is printed once."""
+    from .store import Store
+
+    store = Store(_settings(database=database).database_url)
+    store.migrate()
+    try:
+        key = store.create_api_key(name, role)
+    except (WardenError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(key)
+
+
+@data_app.command("export")
+def data_export(
+    out: Annotated[Path, typer.Argument(help="Output JSONL in the eval format.")],
+    dataset: Annotated[list[str] | None, typer.Option(help="Data set name(s); default all.")] = None,
+    split: Annotated[str, typer.Option(help="train | calib | test")] = "test",
+    data_dir: Annotated[Path | None, typer.Option(help="Root of the data sets.")] = None,
+) -> None:
+    """Export a split of the data sets as eval JSONL (for `warden eval`)."""
+    from .learn.datasets import load_datasets, to_eval_jsonl
+
+    try:
+        items = load_datasets(data_dir or get_settings().data_dir, dataset or None)
+    except WardenError as exc:
+        _fail(str(exc))
+    chosen = [i for i in items if i.split == split]
+    to_eval_jsonl(chosen, out)
+    console.print(f"wrote {len(chosen):,} items to {out}")
+
+
+@app.command()
+def bench(area: Annotated[str | None, typer.Option(help="One area (e.g. text); default all.")] = None) -> None:
+    """Run the benchmarks; figures go to bench/results/AREA.json."""
+    from .bench import run_benchmarks
+
+    run_benchmarks(area)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

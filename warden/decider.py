@@ -1,0 +1,86 @@
+"""Turn calibrated probabilities into actions using the policy's rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .decision import CategoryScore, Reason
+from .fusion import FusionModel
+from .policy.model import ActionName, Category, Policy
+
+ENFORCEMENT = {"remove", "age_restrict", "limit", "label"}
+
+
+@dataclass(frozen=True)
+class ResolvedRule:
+    action: ActionName
+    threshold: float
+    source: str  # "min_probability" | "target_precision" | "target_precision (no calibration data)"
+
+
+class Decider:
+    """Holds the policy's rules resolved to probability thresholds for one model version."""
+
+    def __init__(self, policy: Policy, fusion: FusionModel) -> None:
+        self.policy = policy
+        self.rules: dict[str, list[ResolvedRule]] = {c.id: self._resolve(c, fusion) for c in policy.categories}
+        self.rank = {a: i for i, a in enumerate(policy.action_precedence)}
+
+    @staticmethod
+    def _resolve(category: Category, fusion: FusionModel) -> list[ResolvedRule]:
+        curve = fusion.curves.get(category.id)
+        out = []
+        for rule in category.actions:
+            if rule.min_probability is not None:
+                out.append(ResolvedRule(rule.action, rule.min_probability, "min_probability"))
+                continue
+            assert rule.target_precision is not None
+            threshold = curve.threshold_for_precision(rule.target_precision) if curve else None
+            if threshold is None:
+                # No data (or the model never reaches that precision): a calibrated probability
+                # of p means precision ≈ p among items at p, so p is the conservative stand-in.
+                out.append(
+                    ResolvedRule(rule.action, rule.target_precision, "target_precision (no calibration data)")
+                )
+            else:
+                out.append(ResolvedRule(rule.action, threshold, "target_precision"))
+        return out
+
+    def flag_threshold(self, category_id: str) -> float:
+        """Probability at which a category counts as flagged (its first enforcement rule; review otherwise)."""
+        rules = self.rules[category_id]
+        enforcing = [r.threshold for r in rules if r.action in ENFORCEMENT]
+        return min(enforcing) if enforcing else min(r.threshold for r in rules)
+
+    def decide_category(self, category_id: str, probability: float) -> CategoryScore:
+        for rule in self.rules[category_id]:
+            if probability >= rule.threshold:
+                return CategoryScore(
+                    probability=round(probability, 6),
+                    action=rule.action,
+                    threshold=round(rule.threshold, 6),
+                    flagged=probability >= self.flag_threshold(category_id),
+                )
+        return CategoryScore(probability=round(probability, 6), action="allow", threshold=None, flagged=False)
+
+    def overall_action(self, scores: dict[str, CategoryScore]) -> ActionName:
+        actions = [s.action for s in scores.values()] or ["allow"]
+        return min(actions, key=lambda a: self.rank[a])
+
+    def reasons(self, scores: dict[str, CategoryScore], evidence: dict[str, list[dict]]) -> list[Reason]:
+        out = []
+        for cat_id, score in scores.items():
+            if score.action == "allow" or score.threshold is None:
+                continue
+            out.append(
+                Reason(
+                    category=cat_id,
+                    action=score.action,
+                    probability=score.probability,
+                    threshold=score.threshold,
+                    clause=self.policy.category(cat_id).definition.strip(),
+                    evidence=evidence.get(cat_id, []),
+                )
+            )
+        out.sort(key=lambda r: (self.rank[r.action], -r.probability))
+        return out

@@ -1,0 +1,82 @@
+"""Detector base class and registry.
+
+A detector is batch-first and pure: a list of Content in, a same-length list of Signals out.
+Constructors only store configuration; `load()` reads artifacts. Identity (name, version)
+lives on the class, and names are checked for uniqueness when registered.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+from ..content import Content
+from ..signals import Signal
+
+
+class Detector(ABC):
+    name: ClassVar[str]
+    version: ClassVar[str]
+    kinds: ClassVar[frozenset[str]] = frozenset({"text", "comment", "profile"})
+    # None = every language; otherwise ISO codes it is trained for. "!en" style exclusion is
+    # expressed with `excluded_languages`.
+    languages: ClassVar[frozenset[str] | None] = None
+    excluded_languages: ClassVar[frozenset[str]] = frozenset()
+    # Relative cost per item, used to order stages and to report cost per 1,000 items.
+    cost: ClassVar[float] = 1.0
+
+    _loaded: bool = False
+
+    def load(self) -> None:
+        """Read model files. Idempotent; called by the pipeline before first use."""
+        self._loaded = True
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def applies_to(self, item: Content, language: str | None) -> bool:
+        if item.kind not in self.kinds:
+            return False
+        lang = language or "und"
+        if self.languages is not None and lang not in self.languages:
+            return False
+        return lang not in self.excluded_languages
+
+    @abstractmethod
+    def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:
+        """Score a batch. Must return exactly one Signal per item, in order."""
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class DetectorRegistry:
+    """Maps detector names to classes so pipelines can be declared in config."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Detector]] = {}
+
+    def register(self, cls: type[Detector]) -> type[Detector]:
+        name = getattr(cls, "name", None)
+        if not name or not getattr(cls, "version", None):
+            raise TypeError(f"{cls.__qualname__} must define class attributes 'name' and 'version'")
+        existing = self._classes.get(name)
+        if existing is not None and existing is not cls:
+            raise ValueError(f"detector name {name!r} is used by both {existing.__qualname__} and {cls.__qualname__}")
+        self._classes[name] = cls
+        return cls
+
+    def get(self, name: str) -> type[Detector]:
+        try:
+            return self._classes[name]
+        except KeyError:
+            raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(self._classes))}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+
+registry = DetectorRegistry()

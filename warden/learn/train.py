@@ -1,0 +1,242 @@
+"""`warden train`: fit the shipped text models from the labelled data sets.
+
+Steps (all seeded, all on fixed splits from `splits.py`):
+1. fast tier: per-category logistic regression on hashed n-grams (train split, every language);
+2. encoder tier: logistic heads on frozen MiniLM (English) and multilingual-E5 (other
+   languages, plus an English sample for cross-lingual transfer) embeddings (train split);
+3. fusion + calibration: the real detectors are run on the calibration split, and a
+   logistic stack per category and per stage prefix is fitted with 5-fold out-of-fold
+   predictions giving the precision curves behind the policy's target-precision thresholds.
+Artifacts are written to the models directory with a `training.json` describing the run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, precision_recall_curve
+from sklearn.model_selection import StratifiedKFold
+
+from ..content import Content
+from ..detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
+from ..detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
+from ..detectors.linear import LinearNgramDetector
+from ..fusion import CategoryFusion, FusionModel, PrecisionCurve, signal_features
+from ..policy.model import Policy
+from ..runtime.embedders import E5Embedder, MiniLMOnnxEmbedder
+from ..signals import Signal
+from ..text.features import HashedNgrams
+from ..text.langid import detect_languages
+from .datasets import DATASETS, LabeledText, load_datasets
+from .embedding_cache import CachedEmbedder
+
+ENGLISH_ROUTE = {"en", "und"}
+SEED = 20261122
+
+
+@dataclass
+class TrainConfig:
+    data_dir: Path
+    out_dir: Path
+    cache_dir: Path = Path(".cache/embeddings")
+    commercial_only: bool = False
+    datasets: list[str] | None = None
+    min_positives: int = 40
+    linear_c: float = 4.0
+    head_c: float = 2.0
+    e5_english_sample: int = 8000
+    skip_e5: bool = False
+    model_version: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%d"))
+
+
+def _labels_matrix(items: Sequence[LabeledText], categories: Sequence[str]) -> np.ndarray:
+    """n × C matrix with 1/0 for known labels and -1 for unknown."""
+    y = np.full((len(items), len(categories)), -1, dtype=np.int8)
+    for i, item in enumerate(items):
+        for k, c in enumerate(categories):
+            if c in item.labels:
+                y[i, k] = item.labels[c]
+    return y
+
+
+def _fit_logistic(x: Any, y: np.ndarray, c: float, solver: str) -> LogisticRegression:
+    model = LogisticRegression(C=c, solver=solver, max_iter=2000, random_state=SEED)
+    return model.fit(x, y)
+
+
+def train(policy: Policy, config: TrainConfig, console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    started = time.time()
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items = load_datasets(config.data_dir, config.datasets, commercial_only=config.commercial_only)
+    # Evaluation-only data sets (e.g. non-commercial fake reviews) never reach training.
+    items = [i for i in items if DATASETS[i.dataset].train_use and i.split in ("train", "calib")]
+    train_items = [i for i in items if i.split == "train"]
+    calib_items = [i for i in items if i.split == "calib"]
+    categories = policy.category_ids
+    y_train = _labels_matrix(train_items, categories)
+    y_calib = _labels_matrix(calib_items, categories)
+    pos_train = (y_train == 1).sum(axis=0)
+    learned = [c for k, c in enumerate(categories) if pos_train[k] >= config.min_positives]
+    console.print(
+        f"[bold]data[/]: {len(train_items):,} train / {len(calib_items):,} calibration items; "
+        f"learned categories: {', '.join(learned)}"
+    )
+    report: dict[str, Any] = {
+        "model_version": config.model_version,
+        "datasets": dict(Counter(i.dataset for i in items)),
+        "n_train": len(train_items),
+        "n_calib": len(calib_items),
+        "learned_categories": learned,
+        "positives_train": {c: int(pos_train[k]) for k, c in enumerate(categories)},
+        "commercial_only": config.commercial_only,
+    }
+
+    # 1. Fast tier.
+    feats = HashedNgrams()
+    x_train = feats.transform([i.text for i in train_items])
+    weights = np.zeros((feats.n_features, len(learned)), dtype=np.float32)
+    bias = np.zeros(len(learned), dtype=np.float32)
+    for j, cat in enumerate(learned):
+        k = categories.index(cat)
+        rows = np.flatnonzero(y_train[:, k] >= 0)
+        t0 = time.time()
+        model = _fit_logistic(x_train[rows], y_train[rows, k], config.linear_c, "liblinear")
+        weights[:, j] = model.coef_[0]
+        bias[j] = model.intercept_[0]
+        console.print(f"  fast tier [cyan]{cat}[/]: {len(rows):,} rows, {time.time() - t0:.1f}s")
+    meta = {"categories": learned, "features": feats.to_dict(), "model_version": config.model_version}
+    np.savez_compressed(
+        out / "linear.npz", weights=weights.astype(np.float16), bias=bias, meta=np.array(json.dumps(meta))
+    )
+
+    # 2. Encoder tier heads.
+    minilm = CachedEmbedder(MiniLMOnnxEmbedder(), config.cache_dir)
+    e5 = CachedEmbedder(E5Embedder(), config.cache_dir)
+    english = [i for i in train_items if i.language == "en"]
+    _train_heads(
+        out / "encoder_minilm.npz", english, categories, learned, minilm, config, console, "MiniLM (English)"
+    )
+    rng = random.Random(SEED)
+    others = [i for i in train_items if i.language != "en"]
+    e5_items = others + rng.sample(english, min(config.e5_english_sample, len(english)))
+    if not config.skip_e5:
+        _train_heads(
+            out / "multilingual_e5.npz", e5_items, categories, learned, e5, config, console, "E5 (multilingual)"
+        )
+
+    # 3. Fusion and calibration on the calibration split, through the real detectors.
+    fusion = FusionModel(version=f"fusion-{config.model_version}")
+    fusion.save(out)  # placeholder so detectors load; replaced below
+    langs = detect_languages([i.text for i in calib_items])
+    contents = [Content(id=i.id, text=i.text) for i in calib_items]
+    stage1 = [LinearNgramDetector(out)]
+    stage2 = [MiniLMHeadDetector(out, embedder=minilm), MiniLMFewShotDetector(policy, embedder=minilm)]
+    if not config.skip_e5:
+        stage2 += [E5HeadDetector(out, embedder=e5), E5FewShotDetector(policy, embedder=e5)]
+    # Pre-embed with progress bars (the detectors then hit the cache).
+    minilm.embed([c.text for c, lang in zip(contents, langs, strict=True) if lang in ENGLISH_ROUTE], label="calibration: MiniLM")
+    if not config.skip_e5:
+        e5.embed([c.text for c, lang in zip(contents, langs, strict=True) if lang not in ENGLISH_ROUTE], label="calibration: E5")
+    signals: list[list[Signal]] = [[] for _ in contents]
+    for det in stage1 + stage2:
+        for i, sig in enumerate(det.detect(contents, langs)):
+            signals[i].append(sig)
+    prefixes = [[d.name for d in stage1], [d.name for d in stage1 + stage2]]
+    calib_metrics: dict[str, Any] = {}
+    for prefix in prefixes:
+        key = FusionModel.prefix_key(prefix)
+        fusion.prefixes[key] = {}
+        for cat in learned:
+            k = categories.index(cat)
+            rows = np.flatnonzero(y_calib[:, k] >= 0)
+            y = y_calib[rows, k]
+            if y.sum() < 10 or (y == 0).sum() < 10:
+                continue
+            x = np.vstack([signal_features(signals[i], prefix, cat) for i in rows])
+            oof = np.zeros(len(rows))
+            for tr, te in StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y):
+                oof[te] = _fit_logistic(x[tr], y[tr], 1.0, "lbfgs").predict_proba(x[te])[:, 1]
+            final = _fit_logistic(x, y, 1.0, "lbfgs")
+            fusion.prefixes[key][cat] = CategoryFusion(
+                detectors=list(prefix), coef=final.coef_[0].tolist(), intercept=float(final.intercept_[0])
+            )
+            if prefix is prefixes[-1]:
+                fusion.curves[cat] = _curve(y, oof)
+                calib_metrics[cat] = {
+                    "n": int(len(y)),
+                    "positives": int(y.sum()),
+                    "oof_average_precision": round(float(average_precision_score(y, oof)), 4),
+                    "oof_ece": round(_ece(y, oof), 4),
+                }
+    fusion.metrics = {"calibration_oof": calib_metrics}
+    fusion.save(out)
+    report["calibration_oof"] = calib_metrics
+    report["seconds"] = round(time.time() - started, 1)
+    (out / "training.json").write_text(json.dumps(report, indent=1))
+    console.print(f"[green]trained[/] in {report['seconds']}s -> {out}")
+    return report
+
+
+def _train_heads(
+    path: Path,
+    items: Sequence[LabeledText],
+    categories: Sequence[str],
+    learned: Sequence[str],
+    embedder: CachedEmbedder,
+    config: TrainConfig,
+    console: Console,
+    label: str,
+) -> None:
+    vectors = embedder.embed([i.text for i in items], label=f"train: {label}")
+    y = _labels_matrix(items, categories)
+    coef = np.zeros((len(learned), embedder.dim), dtype=np.float32)
+    intercept = np.full(len(learned), -4.0, dtype=np.float32)
+    kept = []
+    for j, cat in enumerate(learned):
+        k = categories.index(cat)
+        rows = np.flatnonzero(y[:, k] >= 0)
+        if (y[rows, k] == 1).sum() < 10:
+            continue
+        model = _fit_logistic(vectors[rows], y[rows, k], config.head_c, "lbfgs")
+        coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
+        kept.append(cat)
+    meta = {"categories": list(learned), "embedder": embedder.name, "model_version": config.model_version}
+    np.savez_compressed(path, coef=coef, intercept=intercept, meta=np.array(json.dumps(meta)))
+    console.print(f"  heads {label}: {len(items):,} items, categories {', '.join(kept)}")
+
+
+def _curve(y: np.ndarray, scores: np.ndarray, max_points: int = 400) -> PrecisionCurve:
+    precision, recall, thresholds = precision_recall_curve(y, scores)
+    precision, recall = precision[:-1], recall[:-1]
+    if len(thresholds) > max_points:
+        pick = np.unique(np.linspace(0, len(thresholds) - 1, max_points).astype(int))
+        thresholds, precision, recall = thresholds[pick], precision[pick], recall[pick]
+    return PrecisionCurve(
+        thresholds=[round(float(t), 6) for t in thresholds],
+        precision=[round(float(p), 5) for p in precision],
+        recall=[round(float(r), 5) for r in recall],
+    )
+
+
+def _ece(y: np.ndarray, p: np.ndarray, bins: int = 15) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += m.mean() * abs(p[m].mean() - y[m].mean())
+    return float(total)

@@ -1,0 +1,107 @@
+"""Pipeline: stages of detectors in cost order, with early exit and per-stage accounting."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .content import Content
+from .decision import StageTrace
+from .detectors.base import Detector
+from .fusion import FusionModel
+from .signals import Signal
+
+
+@dataclass
+class Stage:
+    name: str
+    detectors: list[Detector]
+    # Items whose fused probability for some category reaches this after the stage skip the
+    # rest of the cascade (a confident violation needs no more expensive evidence).
+    exit_at: float | None = None
+
+    @property
+    def cost(self) -> float:
+        return sum(d.cost for d in self.detectors)
+
+
+@dataclass
+class ItemResult:
+    signals: list[Signal] = field(default_factory=list)
+    probabilities: np.ndarray | None = None
+    evaluated: np.ndarray | None = None
+    stages: list[StageTrace] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, stages: list[Stage], fusion: FusionModel, categories: Sequence[str]) -> None:
+        names = [d.name for s in stages for d in s.detectors]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"detector(s) used twice in one pipeline: {', '.join(dupes)}")
+        self.stages = stages
+        self.fusion = fusion
+        self.categories = list(categories)
+
+    def load(self) -> None:
+        for stage in self.stages:
+            for det in stage.detectors:
+                det.load()
+
+    @property
+    def version(self) -> str:
+        spec = [
+            {"stage": s.name, "detectors": [d.identity for d in s.detectors], "exit_at": s.exit_at}
+            for s in self.stages
+        ]
+        spec_json = json.dumps({"stages": spec, "fusion": self.fusion.version}, sort_keys=True)
+        return "pipeline-" + hashlib.sha256(spec_json.encode()).hexdigest()[:12]
+
+    def model_versions(self) -> dict[str, str]:
+        out = {d.name: d.identity for s in self.stages for d in s.detectors}
+        out["fusion"] = self.fusion.version
+        return out
+
+    def run(self, items: Sequence[Content], languages: Sequence[str]) -> list[ItemResult]:
+        results = [ItemResult() for _ in items]
+        active = list(range(len(items)))
+        detectors_run: list[str] = []
+        for s_index, stage in enumerate(self.stages):
+            if not active:
+                break
+            started = time.perf_counter()
+            batch = [items[i] for i in active]
+            batch_langs = [languages[i] for i in active]
+            for det in stage.detectors:
+                signals = det.detect(batch, batch_langs)
+                if len(signals) != len(batch):
+                    raise RuntimeError(f"detector {det.name} returned {len(signals)} signals for {len(batch)} items")
+                for i, sig in zip(active, signals, strict=True):
+                    results[i].signals.append(sig)
+            detectors_run += [d.name for d in stage.detectors]
+            probs, evaluated = self.fusion.fuse([results[i].signals for i in active], detectors_run, self.categories)
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            last = s_index == len(self.stages) - 1
+            still: list[int] = []
+            for row, i in enumerate(active):
+                results[i].probabilities = probs[row]
+                results[i].evaluated = evaluated[row]
+                exits = (not last) and stage.exit_at is not None and bool(probs[row].max() >= stage.exit_at)
+                results[i].stages.append(
+                    StageTrace(
+                        name=stage.name,
+                        detectors=[d.name for d in stage.detectors],
+                        latency_ms=round(elapsed_ms / max(len(active), 1), 4),
+                        cost=stage.cost,
+                        exited=exits,
+                    )
+                )
+                if not exits:
+                    still.append(i)
+            active = still
+        return results

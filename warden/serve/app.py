@@ -1,0 +1,458 @@
+"""The HTTP API: `create_app()` builds the FastAPI application, everything heavy loads at startup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from .. import __version__
+from ..content import check_limits
+from ..decision import Decision
+from ..errors import ConflictError, ValidationError
+from ..moderator import Moderator
+from ..policy.model import Policy, PolicyError, load_policy_text
+from ..service import ModerationService
+from ..settings import Settings, get_settings
+from ..store import Store
+from . import openai_compat
+from .auth import Principal, ensure_bootstrap_admin, require_roles
+from .batching import BatcherClosedError, MicroBatcher
+from .errors import error_response, install_error_handlers
+from .metrics import Metrics
+from .middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from .schemas import (
+    EXAMPLE_DECISION,
+    ActivePolicy,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyInfo,
+    ApiKeyList,
+    ApiKeyRevoked,
+    DecisionsResponse,
+    ErrorResponse,
+    HealthResponse,
+    ModerateBatch,
+    ModerateBody,
+    OpenAIModerationRequest,
+    OpenAIModerationResponse,
+    PoliciesResponse,
+    PolicyCategoryInfo,
+    PolicyRecord,
+    ResolvedThreshold,
+)
+
+log = logging.getLogger("warden.serve")
+
+DESCRIPTION = """
+Policy-driven content moderation.
+
+**Authentication.** Every `/v1` endpoint needs an API key, sent as `Authorization: Bearer <key>`
+or `X-API-Key: <key>`. Roles: `client` (moderate, read decisions), `reviewer` (read decisions),
+`admin` (everything, including key management). On first start the server creates an admin key
+named `bootstrap-admin`, prints it once and saves it next to the SQLite database.
+
+**Errors.** Every error response is `{"error": {"type", "message", "details"}}`: 400 for bodies
+that are not UTF-8 JSON, 401/403 for keys and roles, 404 for unknown ids, 409 when a content
+id is reused with different content, 413 when the body exceeds `limits.max_request_bytes`,
+415 for a non-JSON Content-Type and 422 for anything that breaks the schema or a limit.
+
+**Idempotency.** Moderating the same content id with the same content returns the stored
+decision; the same id with different content is a 409.
+"""
+
+TAGS = [
+    {"name": "moderation", "description": "Moderate content and get decisions with reasons and evidence."},
+    {"name": "decisions", "description": "Look up stored decisions."},
+    {"name": "policies", "description": "The active policy, its resolved thresholds and its history."},
+    {"name": "openai-compatible", "description": "A drop-in for OpenAI's moderation endpoint."},
+    {"name": "admin", "description": "API key management (admin role)."},
+    {"name": "operations", "description": "Health and Prometheus metrics (no authentication)."},
+]
+
+_ERROR_DESCRIPTIONS = {
+    400: "The body is not valid UTF-8 or not valid JSON.",
+    401: "Missing, invalid or revoked API key.",
+    403: "The key's role may not use this endpoint.",
+    404: "Unknown id.",
+    409: "A content id was reused with different content.",
+    413: "The request body exceeds limits.max_request_bytes.",
+    415: "The body is not JSON.",
+    422: "The request breaks the schema or a limit.",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    moderator: Moderator
+    store: Store
+    service: ModerationService
+    batcher: MicroBatcher
+    metrics: Metrics
+    active_policy: ActivePolicy
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.warden
+    return state
+
+
+def _json(model: BaseModel, status_code: int = 200) -> Response:
+    # Serialise directly: the hot path skips FastAPI's re-validation of the response model.
+    return Response(content=model.model_dump_json(), media_type="application/json", status_code=status_code)
+
+
+# -- startup helpers ------------------------------------------------------------------------------
+
+
+def _policy_yaml(policy: Policy, settings: Settings) -> str:
+    """The configured policy file's text when it is the policy being run, else a canonical dump."""
+    path = FilePath(settings.policy_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        if load_policy_text(text, str(path)).full_version == policy.full_version:
+            return text
+    except (OSError, PolicyError):
+        pass
+    return yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _load_moderator(settings: Settings) -> Moderator:
+    return Moderator.from_settings(settings).load()
+
+
+def _record_active_policy(store: Store, policy: Policy, settings: Settings) -> None:
+    try:
+        yaml_text = _policy_yaml(policy, settings)
+        store.record_policy(policy.name, policy.version, policy.full_version, yaml_text, actor="system:serve")
+    except ConflictError as exc:
+        # Same rules, different file text (e.g. edited comments): the recorded version stands.
+        log.warning("%s; keeping the text recorded first", exc)
+
+
+def describe_policy(moderator: Moderator) -> ActivePolicy:
+    policy, decider = moderator.policy, moderator.decider
+    return ActivePolicy(
+        name=policy.name,
+        version=policy.version,
+        full_version=policy.full_version,
+        description=policy.description.strip(),
+        action_precedence=list(policy.action_precedence),
+        categories=[
+            PolicyCategoryInfo(
+                id=c.id,
+                title=c.title,
+                definition=c.definition.strip(),
+                severity=c.severity,
+                actions=list(c.actions),
+                thresholds=[
+                    ResolvedThreshold(action=r.action, threshold=round(r.threshold, 6), source=r.source)
+                    for r in decider.rules[c.id]
+                ],
+                flag_threshold=round(decider.flag_threshold(c.id), 6),
+            )
+            for c in policy.categories
+        ],
+    )
+
+
+# -- endpoints ------------------------------------------------------------------------------------
+
+router = APIRouter()
+
+_MODERATE_EXAMPLES = {
+    "single": {
+        "summary": "One item",
+        "value": {"id": "comment-123", "text": "You people are animals and should leave."},
+    },
+    "batch": {
+        "summary": "A batch (up to limits.max_batch_items)",
+        "value": {
+            "items": [
+                {"id": "comment-1", "text": "Have a great day!"},
+                {"id": "comment-2", "text": "Halt die Klappe, du Idiot.", "language": "de"},
+            ]
+        },
+    },
+}
+
+
+@router.post(
+    "/v1/moderate",
+    tags=["moderation"],
+    summary="Moderate one item or a batch",
+    response_model=DecisionsResponse,
+    responses={
+        200: {"content": {"application/json": {"example": {"decisions": [EXAMPLE_DECISION]}}}},
+        **_errors(400, 401, 403, 409, 413, 415, 422),
+    },
+)
+async def moderate(
+    request: Request,
+    body: Annotated[ModerateBody, Body(openapi_examples=_MODERATE_EXAMPLES)],
+    principal: Principal = Depends(require_roles("client")),
+) -> Response:
+    """Decide on every item with the active policy. Decisions come back in request order, each
+    with per-category probabilities, the action, the policy clauses and evidence behind it, and
+    the policy/pipeline/model versions used. Concurrent requests are micro-batched."""
+    state = _state(request)
+    items = list(body.items) if isinstance(body, ModerateBatch) else [body]
+    check_limits(items, state.settings.limits)
+    since = datetime.now(UTC)
+    decisions = await state.batcher.submit(items, principal.actor)
+    state.metrics.observe_decisions(decisions, since)
+    return _json(DecisionsResponse(decisions=decisions))
+
+
+@router.get(
+    "/v1/decisions/{decision_id}",
+    tags=["decisions"],
+    summary="Get a decision by decision id",
+    response_model=Decision,
+    responses={
+        200: {"content": {"application/json": {"example": EXAMPLE_DECISION}}},
+        **_errors(401, 403, 404),
+    },
+)
+def get_decision(
+    request: Request,
+    decision_id: Annotated[str, Path(min_length=1, max_length=256)],
+    principal: Principal = Depends(require_roles("client", "reviewer")),
+) -> Response:
+    return _json(_state(request).store.get_decision(decision_id))
+
+
+@router.get(
+    "/v1/decisions",
+    tags=["decisions"],
+    summary="Get the current decision for a content id",
+    response_model=Decision,
+    responses={
+        200: {"content": {"application/json": {"example": EXAMPLE_DECISION}}},
+        **_errors(401, 403, 404, 422),
+    },
+)
+def find_decision(
+    request: Request,
+    content_id: Annotated[str, Query(min_length=1, max_length=256, description="The caller's content id.")],
+    principal: Principal = Depends(require_roles("client", "reviewer")),
+) -> Response:
+    return _json(_state(request).store.get_decision_by_content_id(content_id))
+
+
+@router.get(
+    "/v1/policies",
+    tags=["policies"],
+    summary="The active policy and the policy history",
+    response_model=PoliciesResponse,
+    responses=_errors(401, 403),
+)
+def policies(
+    request: Request,
+    include_yaml: Annotated[bool, Query(description="Include each recorded policy's YAML text.")] = False,
+    principal: Principal = Depends(require_roles("client", "reviewer")),
+) -> PoliciesResponse:
+    state = _state(request)
+    history = [
+        PolicyRecord(
+            id=row["id"],
+            name=row["name"],
+            version=row["version"],
+            full_version=row["full_version"],
+            activated_at=row["activated_at"],
+            yaml_text=row["yaml_text"] if include_yaml else None,
+        )
+        for row in state.store.list_policies()
+    ]
+    return PoliciesResponse(active=state.active_policy, history=history)
+
+
+@router.post(
+    "/v1/moderations",
+    tags=["openai-compatible"],
+    summary="OpenAI-compatible moderation",
+    response_model=OpenAIModerationResponse,
+    responses=_errors(400, 401, 403, 409, 413, 415, 422),
+)
+async def openai_moderations(
+    request: Request,
+    body: OpenAIModerationRequest,
+    principal: Principal = Depends(require_roles("client")),
+) -> Response:
+    """Same request and response shape as OpenAI's `POST /v1/moderations`, so OpenAI clients work
+    with `base_url` pointed at Warden and a Warden key as the API key. Scores are Warden's
+    calibrated probabilities mapped to OpenAI's categories; `flagged` is Warden's own verdict
+    (any policy category flagged, including ones OpenAI has no key for, such as spam).
+    Warden's own scores are under `warden_categories`. Each text's content id is a hash of the
+    text, so repeated texts are answered from their stored decisions. `model` is ignored."""
+    state = _state(request)
+    texts = [body.input] if isinstance(body.input, str) else list(body.input)
+    if len(texts) > state.settings.limits.max_batch_items:
+        raise ValidationError(
+            f"input has {len(texts)} texts, the limit is {state.settings.limits.max_batch_items}"
+        )
+    items, ids = openai_compat.contents_for(texts)
+    check_limits(items, state.settings.limits)
+    since = datetime.now(UTC)
+    decisions = await state.batcher.submit(items, principal.actor)
+    state.metrics.observe_decisions(decisions, since)
+    by_id = {d.content_id: d for d in decisions}
+    return _json(openai_compat.to_response(by_id, ids, state.moderator.policy.version))
+
+
+@router.post(
+    "/v1/admin/api-keys",
+    tags=["admin"],
+    summary="Create an API key",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=_errors(401, 403, 409, 422),
+)
+def create_api_key(
+    request: Request,
+    body: ApiKeyCreate,
+    principal: Principal = Depends(require_roles("admin")),
+) -> ApiKeyCreated:
+    """The plaintext key is in this response only; Warden stores a hash. The creation is audited."""
+    key = _state(request).store.create_api_key(body.name, body.role, actor=principal.actor)
+    log.info("API key %r (role %s) created by %s", body.name, body.role, principal.actor)
+    return ApiKeyCreated(name=body.name, role=body.role, key=key)
+
+
+@router.get(
+    "/v1/admin/api-keys",
+    tags=["admin"],
+    summary="List API keys (never their plaintext)",
+    response_model=ApiKeyList,
+    responses=_errors(401, 403),
+)
+def list_api_keys(request: Request, principal: Principal = Depends(require_roles("admin"))) -> ApiKeyList:
+    return ApiKeyList(keys=[ApiKeyInfo(**row) for row in _state(request).store.list_api_keys()])
+
+
+@router.delete(
+    "/v1/admin/api-keys/{name}",
+    tags=["admin"],
+    summary="Revoke an API key",
+    response_model=ApiKeyRevoked,
+    responses=_errors(401, 403, 404),
+)
+def revoke_api_key(
+    request: Request,
+    name: Annotated[str, Path(min_length=1, max_length=100)],
+    principal: Principal = Depends(require_roles("admin")),
+) -> ApiKeyRevoked:
+    """Takes effect on the next request made with the key. The revocation is audited."""
+    _state(request).store.revoke_api_key(name, actor=principal.actor)
+    log.info("API key %r revoked by %s", name, principal.actor)
+    return ApiKeyRevoked(name=name)
+
+
+@router.get(
+    "/healthz", tags=["operations"], summary="Liveness and loaded versions", response_model=HealthResponse
+)
+def healthz(request: Request) -> HealthResponse:
+    return HealthResponse(status="ok", versions=_state(request).moderator.versions)
+
+
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format."}},
+)
+def metrics(request: Request) -> Response:
+    state = _state(request)
+    return Response(content=state.metrics.render(), media_type=state.metrics.content_type)
+
+
+# -- the application ------------------------------------------------------------------------------
+
+
+def create_app(
+    settings: Settings | None = None, moderator: Moderator | None = None, store: Store | None = None
+) -> FastAPI:
+    """Build the API. The moderator and store are created from `settings` at startup unless given;
+    a store passed in is migrated but not closed on shutdown (its owner closes it)."""
+    settings = settings or get_settings()
+    metrics_ = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Threads keep the event loop (and Ctrl+C) responsive while models and the schema load.
+        mod = moderator if moderator is not None else await asyncio.to_thread(_load_moderator, settings)
+        st = store or Store(settings.database_url)
+        try:
+            await asyncio.to_thread(st.migrate)
+            await asyncio.to_thread(_record_active_policy, st, mod.policy, settings)
+            if settings.auth_enabled:
+                await asyncio.to_thread(ensure_bootstrap_admin, st, settings.database_url)
+            else:
+                log.warning("authentication is DISABLED (auth_enabled=false): for local development only")
+            service = ModerationService(mod, st)
+            batcher = MicroBatcher(
+                service.moderate,
+                max_size=settings.batch_max_size,
+                max_wait_ms=settings.batch_max_wait_ms,
+                on_batch=metrics_.batch_size.observe,
+            )
+            app.state.warden = AppState(
+                settings=settings,
+                moderator=mod,
+                store=st,
+                service=service,
+                batcher=batcher,
+                metrics=metrics_,
+                active_policy=describe_policy(mod),
+            )
+            async with batcher:
+                yield
+        finally:
+            if store is None:
+                st.close()
+
+    app = FastAPI(
+        title="Warden",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        return error_response(503, str(exc), "unavailable", headers={"Retry-After": "1"})
+
+    app.add_exception_handler(BatcherClosedError, _unavailable)
+    # Added last = outermost: metrics also see the 413/415/400 answered by the body check.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics_)
+    app.include_router(router)
+    return app
+
+
+def run(settings: Settings | None = None, **uvicorn_options: Any) -> None:
+    """Serve the API with uvicorn on settings.host:settings.port (used by `warden serve`)."""
+    import uvicorn
+
+    settings = settings or get_settings()
+    if not settings.auth_enabled and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(
+            "auth is disabled and the server listens on %s: anyone who can reach it is admin", settings.host
+        )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **uvicorn_options)

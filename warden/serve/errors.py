@@ -1,0 +1,164 @@
+"""One JSON error envelope for every non-2xx response: {"error": {"type", "message", "details"}}."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import ConflictError, NotFoundError, ValidationError, WardenError
+
+log = logging.getLogger("warden.serve")
+
+STATUS_TYPES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    500: "internal_error",
+    503: "unavailable",
+}
+# Body segments pydantic adds for tagged unions; they name our internal variants, not the caller's JSON.
+_UNION_TAGS = {"batch", "single", "str", "list[str]"}
+
+
+class ApiError(Exception):
+    """Raised by endpoints and dependencies for a specific status and message."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type or STATUS_TYPES.get(status, "error")
+        self.headers = dict(headers or {})
+
+
+def error_response(
+    status: int,
+    message: str,
+    type: str | None = None,
+    details: Sequence[Mapping[str, Any]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {
+        "error": {
+            "type": type or STATUS_TYPES.get(status, "error"),
+            "message": message,
+            "details": [dict(d) for d in details],
+        }
+    }
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    out: list[str | int] = []
+    for index, part in enumerate(loc):
+        # Drop union variant tags right below "body" / "input"; keep everything the caller wrote.
+        parent = str(loc[index - 1]) if index > 0 else ""
+        if isinstance(part, str) and part in _UNION_TAGS and parent in ("body", "input"):
+            continue
+        out.append(part if isinstance(part, int) else str(part))
+    return out
+
+
+def _loc_text(loc: Sequence[str | int]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _line_col(doc: Any, pos: int) -> str:
+    if not isinstance(doc, str):
+        return f"at character {pos}"
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return f"at line {line}, column {column}"
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            loc = err.get("loc", ())
+            pos = loc[-1] if loc and isinstance(loc[-1], int) else 0
+            reason = (err.get("ctx") or {}).get("error", "JSON decode error")
+            return error_response(
+                400, f"request body is not valid JSON: {reason} {_line_col(exc.body, pos)}", "invalid_json"
+            )
+    details = []
+    for err in errors:
+        loc = _clean_loc(err.get("loc", ()))
+        if loc == ["body"] and err.get("type") == "missing":
+            msg = "a JSON request body is required"
+        else:
+            msg = str(err.get("msg", "invalid value"))
+        details.append({"loc": loc, "msg": msg, "type": str(err.get("type", "value_error"))})
+    if not details:
+        return error_response(422, "invalid request")
+    first = details[0]
+    where = _loc_text(first["loc"])
+    message = f"invalid request: {where}: {first['msg']}" if where else f"invalid request: {first['msg']}"
+    if len(details) > 1:
+        message += f" (and {len(details) - 1} more problem{'s' if len(details) > 2 else ''})"
+    return error_response(422, message, "validation_error", details)
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 404 and exc.detail == "Not Found":
+        message = f"no such endpoint: {request.method} {request.url.path}"
+    elif status == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    elif status == 400 and exc.detail == "There was an error parsing the body":
+        message = "the request body could not be parsed; send UTF-8 JSON with Content-Type: application/json"
+    else:
+        message = str(exc.detail)
+    return error_response(status, message, headers=exc.headers)
+
+
+async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message, exc.type, headers=exc.headers)
+
+
+def _warden_handler(status: int, type: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(status, str(exc), type)
+
+    return handler
+
+
+async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Details stay in the server log: internals must not leak to callers.
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal server error; the incident has been logged", "internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(ApiError, _api_error_handler)
+    app.add_exception_handler(ValidationError, _warden_handler(422, "validation_error"))
+    app.add_exception_handler(ConflictError, _warden_handler(409, "conflict"))
+    app.add_exception_handler(NotFoundError, _warden_handler(404, "not_found"))
+    app.add_exception_handler(WardenError, _warden_handler(500, "internal_error"))
+    app.add_exception_handler(Exception, _unhandled_handler)

@@ -1,0 +1,65 @@
+"""Typed settings with defaults, read from `warden.toml`/env (prefix WARDEN_).
+
+Every field has a default so an empty environment runs the embedded setup:
+SQLite in `.warden/`, the shipped models and the shipped default policy.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_POLICY_PATH = PACKAGE_DIR / "policy" / "default.yaml"
+DEFAULT_MODELS_DIR = PACKAGE_DIR / "models" / "text"
+
+
+class Limits(BaseSettings):
+    """Explicit size limits enforced at the edge (API, CLI, Python API)."""
+
+    max_text_chars: int = 20_000
+    max_batch_items: int = 1_000
+    max_request_bytes: int = 10 * 1024 * 1024
+    max_id_chars: int = 256
+    max_metadata_bytes: int = 16 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WARDEN_", env_nested_delimiter="__", toml_file="warden.toml", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("../shared/data"), description="Root of the labelled data sets used by train/eval."
+    )
+    database_url: str = Field(
+        default="sqlite:///.warden/warden.db",
+        description="SQLAlchemy URL. SQLite is the embedded default; use postgresql+psycopg://... in production.",
+    )
+    policy_path: Path = DEFAULT_POLICY_PATH
+    models_dir: Path = DEFAULT_MODELS_DIR
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth_enabled: bool = True
+    batch_max_size: int = 64
+    batch_max_wait_ms: float = 5.0
+    limits: Limits = Field(default_factory=Limits)
+    enable_multilingual: bool = True
+    enable_encoder: bool = True
+    fast_exit_probability: float | None = Field(
+        default=0.995, description="Skip the encoder tier when the fast tier is this sure of a violation."
+    )
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[override]
+        from pydantic_settings import TomlConfigSettingsSource
+
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls), file_secret_settings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

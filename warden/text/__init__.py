@@ -1,0 +1,1 @@
+"""Text utilities shared by detectors: normalisation, hashed n-gram features, language id."""
