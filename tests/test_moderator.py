@@ -39,7 +39,12 @@ def test_violating_english_is_actioned_with_evidence(moderator):
 
 def test_spam_is_caught(moderator):
     [d] = moderator.moderate(
-        [Content(id="s", text="WINNER!! You have been selected for a £1000 prize. Call 09061701461 to claim now")]
+        [
+            Content(
+                id="s",
+                text="WINNER!! You have been selected for a £1000 prize. Call 09061701461 to claim now",
+            )
+        ]
     )
     assert d.categories["spam_scam"].probability > 0.5
 

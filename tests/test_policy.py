@@ -10,8 +10,17 @@ from warden.policy import PolicyError, load_policy, load_policy_text
 from warden.settings import DEFAULT_POLICY_PATH
 
 EXPECTED = {
-    "hate", "harassment", "sexual", "sexual_minors", "violence", "graphic_violence",
-    "self_harm", "extremism", "spam_scam", "illicit_goods", "profanity",
+    "hate",
+    "harassment",
+    "sexual",
+    "sexual_minors",
+    "violence",
+    "graphic_violence",
+    "self_harm",
+    "extremism",
+    "spam_scam",
+    "illicit_goods",
+    "profanity",
 }
 
 
@@ -57,7 +66,20 @@ def test_errors_name_their_lines():
     problems = "\n".join(info.value.problems)
     assert "p.yaml:7: categories.0.severity" in problems
     assert "p.yaml:10: categories.0.actions.0.action" in problems
-    assert "categories.1" in problems and "in_scope" in problems
+    assert "p.yaml:17: categories.1.actions.0" in problems and "exactly one" in problems
+
+
+def test_semantic_checks_after_fields_are_valid():
+    text = (
+        BROKEN.replace("extreme", "high").replace("delete", "remove").replace(", target_precision: 0.9", "")
+    )
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(text, source="p.yaml")
+    problems = "\n".join(info.value.problems)
+    assert "at least 3 in_scope examples" in problems
+    fixed = text.replace('in_scope: ["a"]', 'in_scope: ["a", "b", "c"]')
+    with pytest.raises(PolicyError, match="duplicate category ids: hate"):
+        load_policy_text(fixed, source="p.yaml")
 
 
 def test_invalid_yaml_reports_position():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -28,7 +29,9 @@ app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 
 
-def _settings(policy: Path | None = None, models: Path | None = None, database: str | None = None) -> Settings:
+def _settings(
+    policy: Path | None = None, models: Path | None = None, database: str | None = None
+) -> Settings:
     base = get_settings()
     updates: dict[str, Any] = {}
     if policy:
@@ -41,7 +44,7 @@ def _settings(policy: Path | None = None, models: Path | None = None, database: 
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]error:[/] {message}")
+    console.print(f"[red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -75,35 +78,61 @@ def serve(
     run(settings.model_copy(update=updates) if updates else settings)
 
 
+_ERROR = "__error__"
+
+
 def _read_items(path: Path) -> Iterator[dict[str, Any]]:
     """JSONL (one object per line) or CSV with `id` and `text` columns."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            for n, row in enumerate(csv.DictReader(fh), start=2):
-                if "text" not in row:
-                    raise WardenError(f"{path}: CSV needs a 'text' column")
-                yield {"id": row.get("id") or f"row-{n}", "text": row["text"], **({"language": row["language"]} if row.get("language") else {})}
+        raw_bytes = path.read_bytes()
+        try:
+            text = raw_bytes.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw_bytes[: exc.start].count(b"\n") + 1
+            raise WardenError(
+                f"{path}:{line}: invalid UTF-8 at byte {exc.start} (CSV must be UTF-8)"
+            ) from exc
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if reader.fieldnames is None or "text" not in reader.fieldnames:
+            raise WardenError(f"{path}: CSV needs a header with a 'text' column (optional: id, language)")
+        for n, row in enumerate(reader, start=2):
+            item = {"id": row.get("id") or f"row-{n}", "text": row["text"]}
+            if row.get("language"):
+                item["language"] = row["language"]
+            yield item
         return
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
+            # A bad line becomes an error record in the output; the rest of the file still runs.
             try:
                 obj = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
-                raise WardenError(f"{path}:{n}: invalid UTF-8 at byte {exc.start}") from exc
+                yield {"id": f"line-{n}", _ERROR: f"{path}:{n}: invalid UTF-8 at byte {exc.start}"}
+                continue
             except json.JSONDecodeError as exc:
-                raise WardenError(f"{path}:{n}: invalid JSON: {exc.msg}") from exc
+                yield {"id": f"line-{n}", _ERROR: f"{path}:{n}: invalid JSON: {exc.msg}"}
+                continue
             if not isinstance(obj, dict):
-                raise WardenError(f"{path}:{n}: each line must be a JSON object")
+                yield {"id": f"line-{n}", _ERROR: f"{path}:{n}: each line must be a JSON object"}
+                continue
             obj.setdefault("id", f"line-{n}")
-            yield {k: v for k, v in obj.items() if k in {"id", "text", "language", "kind", "author_id", "context", "metadata"}}
+            yield {
+                k: v
+                for k, v in obj.items()
+                if k in {"id", "text", "language", "kind", "author_id", "context", "metadata"}
+            }
 
 
 @app.command()
 def moderate(
-    file: Annotated[Path, typer.Argument(help="JSONL or CSV file with id and text.", exists=True, dir_okay=False)],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write decisions JSONL here (default stdout).")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="JSONL or CSV file with id and text.", exists=True, dir_okay=False)
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write decisions JSONL here (default stdout).")
+    ] = None,
     policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
     batch_size: Annotated[int, typer.Option(help="Items per model batch.")] = 256,
     store: Annotated[bool, typer.Option(help="Also store decisions in the database.")] = False,
@@ -140,6 +169,10 @@ def moderate(
             for start in range(0, len(rows), batch_size):
                 chunk, valid = rows[start : start + batch_size], []
                 for row in chunk:
+                    if _ERROR in row:
+                        errors += 1
+                        out.write(json.dumps({"content_id": row["id"], "error": row[_ERROR]}) + "\n")
+                        continue
                     try:
                         valid.append(Content.model_validate(row))
                     except PydanticValidationError as exc:
@@ -160,10 +193,14 @@ def moderate(
 
 @app.command()
 def train(
-    data_dir: Annotated[Path | None, typer.Option(help="Root of the data sets (default ../shared/data).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Root of the data sets (default ../shared/data).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the model files.")] = None,
     policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
-    commercial_only: Annotated[bool, typer.Option(help="Train only on data sets whose licence allows commercial use.")] = False,
+    commercial_only: Annotated[
+        bool, typer.Option(help="Train only on data sets whose licence allows commercial use.")
+    ] = False,
     skip_multilingual: Annotated[bool, typer.Option(help="Skip the (slow) multilingual E5 heads.")] = False,
 ) -> None:
     """Train the text models from the labelled data sets."""
@@ -185,8 +222,12 @@ def train(
 
 @app.command("eval")
 def evaluate(
-    data: Annotated[Path, typer.Argument(help="Labelled JSONL ({id, text, labels}) or CSV with category columns.")],
-    report: Annotated[Path, typer.Option(help="Directory for metrics.json and report.html.")] = Path("reports/eval"),
+    data: Annotated[
+        Path, typer.Argument(help="Labelled JSONL ({id, text, labels}) or CSV with category columns.")
+    ],
+    report: Annotated[Path, typer.Option(help="Directory for metrics.json and report.html.")] = Path(
+        "reports/eval"
+    ),
     policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
     batch_size: Annotated[int, typer.Option(help="Items per model batch.")] = 256,
 ) -> None:
@@ -208,10 +249,17 @@ def evaluate(
         task = bar.add_task(f"evaluating {data.name}", total=len(items))
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
-            contents = [Content(id=i.id, text=i.text[: settings.limits.max_text_chars], language=i.language) for i in chunk]
+            contents = [
+                Content(id=i.id, text=i.text[: settings.limits.max_text_chars], language=i.language)
+                for i in chunk
+            ]
             decisions += moderator.moderate(contents)
             bar.advance(task, len(chunk))
-    meta = {"data": str(data), "policy": moderator.policy.full_version, "models": moderator.pipeline.model_versions()}
+    meta = {
+        "data": str(data),
+        "policy": moderator.policy.full_version,
+        "models": moderator.pipeline.model_versions(),
+    }
     result = run_evaluation(items, decisions, moderator.policy.category_ids, meta, report)
     _print_metrics(result)
     console.print(f"report: {report / 'report.html'}")
@@ -226,7 +274,9 @@ def _print_metrics(result: dict[str, Any]) -> None:
     rows = [("overall", result["overall"])] + list(result.get("categories", {}).items())
     for name, m in rows:
         table.add_row(
-            name, fmt(m.get("support_pos")), *(fmt(m.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc", "fpr"))
+            name,
+            fmt(m.get("support_pos")),
+            *(fmt(m.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc", "fpr")),
         )
     Console().print(table)
 
@@ -304,7 +354,9 @@ def data_export(
 
 
 @app.command()
-def bench(area: Annotated[str | None, typer.Option(help="One area (e.g. text); default all.")] = None) -> None:
+def bench(
+    area: Annotated[str | None, typer.Option(help="One area (e.g. text); default all.")] = None,
+) -> None:
     """Run the benchmarks; figures go to bench/results/AREA.json."""
     from .bench import run_benchmarks
 

@@ -69,4 +69,6 @@ def check_limits(items: list[Content], limits: Limits) -> None:
                 "(text, comment and profile are)"
             )
         if len(json.dumps(item.metadata, default=str)) > limits.max_metadata_bytes:
-            raise ValidationError(f"items[{index}] ({item.id}): metadata exceeds {limits.max_metadata_bytes} bytes")
+            raise ValidationError(
+                f"items[{index}] ({item.id}): metadata exceeds {limits.max_metadata_bytes} bytes"
+            )

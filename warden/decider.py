@@ -23,7 +23,9 @@ class Decider:
 
     def __init__(self, policy: Policy, fusion: FusionModel) -> None:
         self.policy = policy
-        self.rules: dict[str, list[ResolvedRule]] = {c.id: self._resolve(c, fusion) for c in policy.categories}
+        self.rules: dict[str, list[ResolvedRule]] = {
+            c.id: self._resolve(c, fusion) for c in policy.categories
+        }
         self.rank = {a: i for i, a in enumerate(policy.action_precedence)}
 
     @staticmethod
@@ -47,7 +49,7 @@ class Decider:
         return out
 
     def flag_threshold(self, category_id: str) -> float:
-        """Probability at which a category counts as flagged (its first enforcement rule; review otherwise)."""
+        """Probability at which a category counts as flagged (first enforcement rule, else review)."""
         rules = self.rules[category_id]
         enforcing = [r.threshold for r in rules if r.action in ENFORCEMENT]
         return min(enforcing) if enforcing else min(r.threshold for r in rules)

@@ -92,7 +92,10 @@ class FusionModel:
         return self.prefixes.get(self.prefix_key(detectors), {})
 
     def fuse(
-        self, signals_per_item: Sequence[Sequence[Signal]], detectors_run: Sequence[str], categories: Sequence[str]
+        self,
+        signals_per_item: Sequence[Sequence[Signal]],
+        detectors_run: Sequence[str],
+        categories: Sequence[str],
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return (probabilities, evaluated) arrays of shape (n_items, n_categories).
 

@@ -1,8 +1,8 @@
 """Moderator: the Python entry point that turns Content into Decisions (no storage).
 
-    from warden import Moderator, Content
-    moderator = Moderator.from_settings()
-    decision = moderator.moderate([Content(id="1", text="...")])[0]
+from warden import Moderator, Content
+moderator = Moderator.from_settings()
+decision = moderator.moderate([Content(id="1", text="...")])[0]
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ class Moderator:
     @property
     def versions(self) -> Versions:
         return Versions(
-            policy=self.policy.full_version, pipeline=self.pipeline.version, models=self.pipeline.model_versions()
+            policy=self.policy.full_version,
+            pipeline=self.pipeline.version,
+            models=self.pipeline.model_versions(),
         )
 
     def moderate(self, items: Sequence[Content]) -> list[Decision]:

@@ -80,11 +80,15 @@ class Pipeline:
             for det in stage.detectors:
                 signals = det.detect(batch, batch_langs)
                 if len(signals) != len(batch):
-                    raise RuntimeError(f"detector {det.name} returned {len(signals)} signals for {len(batch)} items")
+                    raise RuntimeError(
+                        f"detector {det.name} returned {len(signals)} signals for {len(batch)} items"
+                    )
                 for i, sig in zip(active, signals, strict=True):
                     results[i].signals.append(sig)
             detectors_run += [d.name for d in stage.detectors]
-            probs, evaluated = self.fusion.fuse([results[i].signals for i in active], detectors_run, self.categories)
+            probs, evaluated = self.fusion.fuse(
+                [results[i].signals for i in active], detectors_run, self.categories
+            )
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             last = s_index == len(self.stages) - 1
             still: list[int] = []

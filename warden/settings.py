@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         default="sqlite:///.warden/warden.db",
-        description="SQLAlchemy URL. SQLite is the embedded default; use postgresql+psycopg://... in production.",
+        description="SQLAlchemy URL: SQLite by default, postgresql+psycopg://... in production.",
     )
     policy_path: Path = DEFAULT_POLICY_PATH
     models_dir: Path = DEFAULT_MODELS_DIR
@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[override]
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):  # type: ignore[override]
         from pydantic_settings import TomlConfigSettingsSource
 
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls), file_secret_settings)

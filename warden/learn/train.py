@@ -57,6 +57,7 @@ class TrainConfig:
     head_c: float = 2.0
     e5_english_sample: int = 8000
     skip_e5: bool = False
+    max_items_per_dataset: int | None = None  # for smoke tests and quick experiments
     model_version: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%d"))
 
 
@@ -83,6 +84,14 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     items = load_datasets(config.data_dir, config.datasets, commercial_only=config.commercial_only)
     # Evaluation-only data sets (e.g. non-commercial fake reviews) never reach training.
     items = [i for i in items if DATASETS[i.dataset].train_use and i.split in ("train", "calib")]
+    if config.max_items_per_dataset:
+        kept: dict[str, int] = {}
+        capped = []
+        for item in items:
+            kept[item.dataset] = kept.get(item.dataset, 0) + 1
+            if kept[item.dataset] <= config.max_items_per_dataset:
+                capped.append(item)
+        items = capped
     train_items = [i for i in items if i.split == "train"]
     calib_items = [i for i in items if i.split == "calib"]
     categories = policy.category_ids
@@ -134,7 +143,14 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     e5_items = others + rng.sample(english, min(config.e5_english_sample, len(english)))
     if not config.skip_e5:
         _train_heads(
-            out / "multilingual_e5.npz", e5_items, categories, learned, e5, config, console, "E5 (multilingual)"
+            out / "multilingual_e5.npz",
+            e5_items,
+            categories,
+            learned,
+            e5,
+            config,
+            console,
+            "E5 (multilingual)",
         )
 
     # 3. Fusion and calibration on the calibration split, through the real detectors.
@@ -147,9 +163,15 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     if not config.skip_e5:
         stage2 += [E5HeadDetector(out, embedder=e5), E5FewShotDetector(policy, embedder=e5)]
     # Pre-embed with progress bars (the detectors then hit the cache).
-    minilm.embed([c.text for c, lang in zip(contents, langs, strict=True) if lang in ENGLISH_ROUTE], label="calibration: MiniLM")
+    minilm.embed(
+        [c.text for c, lang in zip(contents, langs, strict=True) if lang in ENGLISH_ROUTE],
+        label="calibration: MiniLM",
+    )
     if not config.skip_e5:
-        e5.embed([c.text for c, lang in zip(contents, langs, strict=True) if lang not in ENGLISH_ROUTE], label="calibration: E5")
+        e5.embed(
+            [c.text for c, lang in zip(contents, langs, strict=True) if lang not in ENGLISH_ROUTE],
+            label="calibration: E5",
+        )
     signals: list[list[Signal]] = [[] for _ in contents]
     for det in stage1 + stage2:
         for i, sig in enumerate(det.detect(contents, langs)):

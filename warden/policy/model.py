@@ -59,7 +59,9 @@ class Category(BaseModel):
     severity: Severity
     in_scope: list[str] = Field(default_factory=list, description="Examples that violate.")
     out_of_scope: list[str] = Field(default_factory=list, description="Near misses that do not.")
-    actions: list[ActionRule] = Field(min_length=1, description="Strongest first; the first rule reached wins.")
+    actions: list[ActionRule] = Field(
+        min_length=1, description="Strongest first; the first rule reached wins."
+    )
 
     @model_validator(mode="after")
     def _examples(self) -> Category:
@@ -138,7 +140,9 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise PolicyError(source, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
     if not isinstance(data, dict):
-        raise PolicyError(source, [f"{source}:1: the policy must be a mapping with name, version and categories"])
+        raise PolicyError(
+            source, [f"{source}:1: the policy must be a mapping with name, version and categories"]
+        )
     try:
         return Policy.model_validate(data)
     except PydanticValidationError as exc:

@@ -59,7 +59,9 @@ Policy-driven content moderation.
 **Authentication.** Every `/v1` endpoint needs an API key, sent as `Authorization: Bearer <key>`
 or `X-API-Key: <key>`. Roles: `client` (moderate, read decisions), `reviewer` (read decisions),
 `admin` (everything, including key management). On first start the server creates an admin key
-named `bootstrap-admin`, prints it once and saves it next to the SQLite database.
+named `bootstrap-admin`, prints it once and saves it next to the SQLite database. Setting
+`auth_enabled = false` turns all checks off (every caller is "anonymous" with admin rights):
+for local development only.
 
 **Errors.** Every error response is `{"error": {"type", "message", "details"}}`: 400 for bodies
 that are not UTF-8 JSON, 401/403 for keys and roles, 404 for unknown ids, 409 when a content
@@ -225,7 +227,7 @@ async def moderate(
     response_model=Decision,
     responses={
         200: {"content": {"application/json": {"example": EXAMPLE_DECISION}}},
-        **_errors(401, 403, 404),
+        **_errors(401, 403, 404, 422),
     },
 )
 def get_decision(
@@ -259,7 +261,7 @@ def find_decision(
     tags=["policies"],
     summary="The active policy and the policy history",
     response_model=PoliciesResponse,
-    responses=_errors(401, 403),
+    responses=_errors(401, 403, 422),
 )
 def policies(
     request: Request,
@@ -300,13 +302,18 @@ async def openai_moderations(
     Warden's own scores are under `warden_categories`. Each text's content id is a hash of the
     text, so repeated texts are answered from their stored decisions. `model` is ignored."""
     state = _state(request)
+    limits = state.settings.limits
     texts = [body.input] if isinstance(body.input, str) else list(body.input)
-    if len(texts) > state.settings.limits.max_batch_items:
-        raise ValidationError(
-            f"input has {len(texts)} texts, the limit is {state.settings.limits.max_batch_items}"
-        )
+    if len(texts) > limits.max_batch_items:
+        raise ValidationError(f"input has {len(texts)} texts, the limit is {limits.max_batch_items}")
+    for index, text in enumerate(texts):
+        # Checked here so the message names the caller's input, not our derived content ids.
+        if len(text) > limits.max_text_chars:
+            raise ValidationError(
+                f"input[{index}] has {len(text)} characters, the limit is {limits.max_text_chars}"
+            )
     items, ids = openai_compat.contents_for(texts)
-    check_limits(items, state.settings.limits)
+    check_limits(items, limits)
     since = datetime.now(UTC)
     decisions = await state.batcher.submit(items, principal.actor)
     state.metrics.observe_decisions(decisions, since)
@@ -349,7 +356,7 @@ def list_api_keys(request: Request, principal: Principal = Depends(require_roles
     tags=["admin"],
     summary="Revoke an API key",
     response_model=ApiKeyRevoked,
-    responses=_errors(401, 403, 404),
+    responses=_errors(401, 403, 404, 422),
 )
 def revoke_api_key(
     request: Request,

@@ -84,9 +84,7 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
         name, role = found
         if role not in allowed:
             raise ApiError(403, f"API key {name!r} has role {role!r}; this endpoint needs one of: {needed}")
-        principal = Principal(name=name, role=role, actor=f"apikey:{name}")
-        request.state.principal = principal
-        return principal
+        return Principal(name=name, role=role, actor=f"apikey:{name}")
 
     check_api_key.__name__ = f"require_{'_or_'.join(roles)}"
     return check_api_key

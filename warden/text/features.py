@@ -41,7 +41,11 @@ class HashedNgrams:
         return 1 << self.n_bits
 
     def to_dict(self) -> dict[str, object]:
-        return {"n_bits": self.n_bits, "char_orders": list(self.char_orders), "word_orders": list(self.word_orders)}
+        return {
+            "n_bits": self.n_bits,
+            "char_orders": list(self.char_orders),
+            "word_orders": list(self.word_orders),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> HashedNgrams:
@@ -91,9 +95,7 @@ class HashedNgrams:
 
         if self.word_orders:
             # Word bytes: ASCII letters/digits/apostrophe and every non-ASCII byte.
-            is_word = (
-                ((a >= 97) & (a <= 122)) | ((a >= 48) & (a <= 57)) | (a >= 128) | (a == 39)
-            )
+            is_word = ((a >= 97) & (a <= 122)) | ((a >= 48) & (a <= 57)) | (a >= 128) | (a == 39)
             word_idx = np.flatnonzero(is_word)
             if word_idx.size:
                 prev_word = np.concatenate(([False], is_word[:-1]))

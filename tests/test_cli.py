@@ -1,0 +1,137 @@
+"""The `warden` CLI end to end: moderate a file, evaluate with a report, train on a small data set."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from warden.cli import app
+from warden.settings import get_settings
+
+runner = CliRunner()
+
+
+def test_moderate_jsonl_and_csv(tmp_path: Path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        "\n".join(
+            json.dumps(o)
+            for o in [
+                {"id": "1", "text": "What a lovely morning for a run"},
+                {"id": "2", "text": "shut up you stupid bitch"},
+                {"id": "3", "text": "Halt die Klappe, du Idiot"},
+                {"id": "4", "text": 42},
+            ]
+        )
+        + "\n"
+    )
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["moderate", str(src), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4
+    errors = [r for r in rows if "error" in r]
+    assert len(errors) == 1 and errors[0]["content_id"] == "4"
+    decisions = {r["content_id"]: r for r in rows if "error" not in r}
+    assert decisions["1"]["action"] == "allow"
+    assert decisions["2"]["flagged"]
+    assert decisions["3"]["language"] == "de"
+    assert all(len(d["categories"]) == 11 for d in decisions.values())
+
+    csv_src = tmp_path / "in.csv"
+    csv_src.write_text('id,text\na,"hello there, friend"\nb,"buy cheap pills now, click here"\n')
+    res = runner.invoke(app, ["moderate", str(csv_src), "-o", str(tmp_path / "o2.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "o2.jsonl").read_text().splitlines()) == 2
+
+
+def test_moderate_rejects_invalid_utf8(tmp_path: Path):
+    src = tmp_path / "bad.jsonl"
+    src.write_bytes(
+        b'{"id": "1", "text": "ok"}\n{"id": "2", "text": "\xff\xfe"}\n{"id": "3", "text": "fine"}\n'
+    )
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["moderate", str(src), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["content_id"] for r in rows if "error" not in r] == ["1", "3"]
+    [bad] = [r for r in rows if "error" in r]
+    assert "bad.jsonl:2: invalid UTF-8" in bad["error"]
+
+
+def test_eval_writes_metrics_and_report(tmp_path: Path):
+    data = tmp_path / "labelled.jsonl"
+    rows = [
+        {"id": f"b{i}", "text": t, "labels": []}
+        for i, t in enumerate(
+            [
+                "I love this song",
+                "See you tomorrow at school",
+                "Great game last night",
+                "The soup recipe was delicious",
+                "Thanks for the help",
+            ]
+        )
+    ] + [
+        {"id": f"h{i}", "text": t, "labels": lab}
+        for i, (t, lab) in enumerate(
+            [
+                ("fuck you bitch", ["profanity"]),
+                ("you stupid idiot shut up", ["harassment"]),
+                ("WIN a FREE prize, text CLAIM to 80082 now", ["spam_scam"]),
+                ("go back to your country you filthy animals", ["any"]),
+            ]
+        )
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    report = tmp_path / "report"
+    res = runner.invoke(app, ["eval", str(data), "--report", str(report)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert {"precision", "recall", "f1", "pr_auc", "roc_auc", "fpr"} <= set(metrics["overall"])
+    assert "profanity" in metrics["categories"] and "ece" in metrics["categories"]["profanity"]
+    assert metrics["overall"]["n"] == 9
+    assert "<img" in (report / "report.html").read_text()
+
+
+def test_eval_reports_bad_labels(tmp_path: Path):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"id": "1", "text": "x", "labels": ["not_a_category"]}\n')
+    res = runner.invoke(app, ["eval", str(data), "--report", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "bad.jsonl:1" in res.output
+
+
+def _data_dir() -> Path:
+    path = Path(get_settings().data_dir)
+    if not (path / "sms-spam-collection").exists():
+        if os.environ.get("WARDEN_REQUIRE_DATA") == "1":
+            pytest.fail(f"data sets not found at {path} (WARDEN_REQUIRE_DATA=1)")
+        pytest.skip(f"data sets not found at {path}; set WARDEN_DATA_DIR")
+    return path
+
+
+def test_train_smoke_on_one_data_set(tmp_path: Path):
+    """`warden train` end to end on the SMS set only (fast tier + English heads + fusion)."""
+    from warden.learn.train import TrainConfig, train
+    from warden.policy import load_policy
+    from warden.settings import DEFAULT_POLICY_PATH
+
+    out = tmp_path / "models"
+    report = train(
+        load_policy(DEFAULT_POLICY_PATH),
+        TrainConfig(
+            data_dir=_data_dir(),
+            out_dir=out,
+            cache_dir=tmp_path / "cache",
+            datasets=["sms-spam-collection"],
+            skip_e5=True,
+            max_items_per_dataset=1500,
+        ),
+    )
+    assert report["learned_categories"] == ["spam_scam"]
+    assert {"linear.npz", "encoder_minilm.npz", "fusion.json", "training.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert report["calibration_oof"]["spam_scam"]["oof_average_precision"] > 0.8
