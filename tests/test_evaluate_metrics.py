@@ -436,3 +436,21 @@ def test_report_written(tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") == 4  # overall + one per category with known items
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "Per category" in page and "Slices: identity terms" in page and "women" in page
+
+
+def test_overall_ignores_items_only_partly_known_benign() -> None:
+    """'not hate' says nothing about 'any violation': such items leave the overall task only."""
+    items = [
+        LabelledItem(id="a", text="x", language="en", labels={"hate"}, known=None),
+        LabelledItem(id="b", text="y", language="en", labels=set(), known=None),
+        LabelledItem(id="c", text="z", language="en", labels=set(), known={"hate"}),
+    ]
+    decisions = [
+        _decision("a", {"hate": 0.9, "violence": 0.1, "spam_scam": 0.1}),
+        _decision("b", {"hate": 0.1, "violence": 0.1, "spam_scam": 0.1}),
+        _decision("c", {"hate": 0.1, "violence": 0.1, "spam_scam": 0.9}),
+    ]
+    result = run_evaluation(items, decisions, CATS, {}, out_dir=None)
+    assert result["overall"]["n"] == 2 and result["overall"]["n_excluded"] == 1
+    assert result["overall"]["fpr"] == 0.0
+    assert result["categories"]["hate"]["n"] == 3

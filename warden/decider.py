@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .decision import CategoryScore, Reason
-from .fusion import FusionModel
+from .fusion import ROUTES, FusionModel
 from .policy.model import ActionName, Category, Policy
 
 ENFORCEMENT = {"remove", "age_restrict", "limit", "label"}
@@ -23,14 +23,16 @@ class Decider:
 
     def __init__(self, policy: Policy, fusion: FusionModel) -> None:
         self.policy = policy
-        self.rules: dict[str, list[ResolvedRule]] = {
-            c.id: self._resolve(c, fusion) for c in policy.categories
+        # Thresholds per calibration route: a target precision on German text needs its own cut.
+        self.route_rules: dict[str, dict[str, list[ResolvedRule]]] = {
+            route: {c.id: self._resolve(c, fusion, route) for c in policy.categories} for route in ROUTES
         }
+        self.rules = self.route_rules["en"]
         self.rank = {a: i for i, a in enumerate(policy.action_precedence)}
 
     @staticmethod
-    def _resolve(category: Category, fusion: FusionModel) -> list[ResolvedRule]:
-        curve = fusion.curves.get(category.id)
+    def _resolve(category: Category, fusion: FusionModel, route: str) -> list[ResolvedRule]:
+        curve = fusion.curve(category.id, route)
         out = []
         for rule in category.actions:
             if rule.min_probability is not None:
@@ -48,20 +50,20 @@ class Decider:
                 out.append(ResolvedRule(rule.action, threshold, "target_precision"))
         return out
 
-    def flag_threshold(self, category_id: str) -> float:
+    def flag_threshold(self, category_id: str, route: str = "en") -> float:
         """Probability at which a category counts as flagged (first enforcement rule, else review)."""
-        rules = self.rules[category_id]
+        rules = self.route_rules[route][category_id]
         enforcing = [r.threshold for r in rules if r.action in ENFORCEMENT]
         return min(enforcing) if enforcing else min(r.threshold for r in rules)
 
-    def decide_category(self, category_id: str, probability: float) -> CategoryScore:
-        for rule in self.rules[category_id]:
+    def decide_category(self, category_id: str, probability: float, route: str = "en") -> CategoryScore:
+        for rule in self.route_rules[route][category_id]:
             if probability >= rule.threshold:
                 return CategoryScore(
                     probability=round(probability, 6),
                     action=rule.action,
                     threshold=round(rule.threshold, 6),
-                    flagged=probability >= self.flag_threshold(category_id),
+                    flagged=probability >= self.flag_threshold(category_id, route),
                 )
         return CategoryScore(probability=round(probability, 6), action="allow", threshold=None, flagged=False)
 

@@ -25,6 +25,14 @@ import numpy as np
 from .signals import Signal
 
 ARTIFACT = "fusion.json"
+ROUTES = ("en", "multi")
+
+
+def route_of(language: str | None) -> str:
+    """Calibration route: English/undetermined text and every other language are calibrated apart."""
+    return "en" if (language or "und") in ("en", "und") else "multi"
+
+
 FALLBACK_DETECTORS = ("fewshot_minilm", "fewshot_e5")
 
 
@@ -81,8 +89,14 @@ class FusionModel:
     version: str
     # stage prefix key ("linear_ngram" or "linear_ngram+encoder_minilm+...") -> category -> model
     prefixes: dict[str, dict[str, CategoryFusion]] = field(default_factory=dict)
+    # "category" (all languages) and "category@route" when the route had enough calibration data.
     curves: dict[str, PrecisionCurve] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+
+    def curve(self, category: str, route: str | None = None) -> PrecisionCurve | None:
+        if route is not None and f"{category}@{route}" in self.curves:
+            return self.curves[f"{category}@{route}"]
+        return self.curves.get(category)
 
     @staticmethod
     def prefix_key(detectors: Sequence[str]) -> str:

@@ -19,7 +19,7 @@ from .decision import Decision, Versions
 from .detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
 from .detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
 from .detectors.linear import LinearNgramDetector
-from .fusion import FusionModel
+from .fusion import FusionModel, route_of
 from .pipeline import Pipeline, Stage
 from .policy.model import Policy, load_policy
 from .settings import Settings, get_settings
@@ -78,8 +78,9 @@ class Moderator:
         for item, lang, result in zip(items, languages, results, strict=True):
             assert result.probabilities is not None and result.evaluated is not None
             scores = {}
+            route = route_of(lang)
             for k, cat in enumerate(self.pipeline.categories):
-                score = self.decider.decide_category(cat, float(result.probabilities[k]))
+                score = self.decider.decide_category(cat, float(result.probabilities[k]), route)
                 score.evaluated = bool(result.evaluated[k])
                 scores[cat] = score
             evidence: dict[str, list[dict]] = {}

@@ -42,9 +42,15 @@ class EvalArrays:
     cat_thresholds: dict[str, float | None] = field(default_factory=dict)
     languages: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    # Overall task membership: a violating item, or one known benign in every category. An item
+    # labelled only "not hate" may still be profane, so it says nothing about "any violation".
+    overall_known: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         n, k = len(self.y), len(self.category_ids)
+        if self.overall_known is None:
+            self.overall_known = np.ones(n, dtype=bool)
+        self.overall_known = np.asarray(self.overall_known, dtype=bool)
         self.y = np.asarray(self.y, dtype=bool)
         self.scores = np.asarray(self.scores, dtype=np.float64)
         self.flagged = np.asarray(self.flagged, dtype=bool)
@@ -107,13 +113,19 @@ def arrays_from(
         cat_thresholds={c: next(iter(t)) if len(t) == 1 else None for c, t in thresholds.items()},
         languages=languages,
         texts=[item.text for item in items],
+        overall_known=np.array(
+            [item.violating or item.known is None or set(cats) <= item.known for item in items], dtype=bool
+        ),
     )
 
 
 def evaluate_arrays(arrays: EvalArrays, *, min_slice_items: int = MIN_SLICE_ITEMS) -> dict[str, Any]:
     """Compute overall, per-category and slice metrics (the metrics.json body minus meta)."""
     a = arrays
-    overall = binary_metrics(a.y, a.scores, a.flagged)
+    assert a.overall_known is not None
+    ok = a.overall_known
+    overall = binary_metrics(a.y[ok], a.scores[ok], a.flagged[ok])
+    overall["n_excluded"] = int((~ok).sum())
     categories: dict[str, Any] = {}
     for j, cat in enumerate(a.category_ids):
         mask = a.cat_known[:, j]
@@ -124,19 +136,19 @@ def evaluate_arrays(arrays: EvalArrays, *, min_slice_items: int = MIN_SLICE_ITEM
     slices: dict[str, Any] = {}
     if a.languages:
         slices["language"] = slice_metrics(
-            a.y,
-            a.scores,
-            a.flagged,
-            language_masks(a.languages),
+            a.y[ok],
+            a.scores[ok],
+            a.flagged[ok],
+            language_masks([lang for lang, keep in zip(a.languages, ok, strict=True) if keep]),
             overall_fpr=overall["fpr"],
             min_items=min_slice_items,
         )
     if a.texts:
         identity = slice_metrics(
-            a.y,
-            a.scores,
-            a.flagged,
-            identity_masks(a.texts),
+            a.y[ok],
+            a.scores[ok],
+            a.flagged[ok],
+            identity_masks([text for text, keep in zip(a.texts, ok, strict=True) if keep]),
             overall_fpr=overall["fpr"],
             min_items=min_slice_items,
         )
@@ -169,7 +181,8 @@ def compute_curves(arrays: EvalArrays) -> dict[str, Any]:
     for j, cat in enumerate(a.category_ids):
         mask = a.cat_known[:, j]
         cats[cat] = _curve(a.cat_y[mask, j], a.cat_scores[mask, j], a.cat_flagged[mask, j])
-    return {"overall": _curve(a.y, a.scores, a.flagged), "categories": cats}
+    ok = a.overall_known if a.overall_known is not None else np.ones(len(a.y), dtype=bool)
+    return {"overall": _curve(a.y[ok], a.scores[ok], a.flagged[ok]), "categories": cats}
 
 
 def _versions(decisions: Sequence[Decision]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from ..content import Content
 from ..detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
 from ..detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
 from ..detectors.linear import LinearNgramDetector
-from ..fusion import CategoryFusion, FusionModel, PrecisionCurve, signal_features
+from ..fusion import CategoryFusion, FusionModel, PrecisionCurve, route_of, signal_features
 from ..policy.model import Policy
 from ..runtime.embedders import E5Embedder, MiniLMOnnxEmbedder
 from ..signals import Signal
@@ -197,6 +197,19 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
             )
             if prefix is prefixes[-1]:
                 fusion.curves[cat] = _curve(y, oof)
+                routes = np.array([route_of(langs[i]) for i in rows])
+                for route in ("en", "multi"):
+                    mask = routes == route
+                    if y[mask].sum() >= 30 and (y[mask] == 0).sum() >= 30:
+                        fusion.curves[f"{cat}@{route}"] = _curve(y[mask], oof[mask])
+                        calib_metrics[f"{cat}@{route}"] = {
+                            "n": int(mask.sum()),
+                            "positives": int(y[mask].sum()),
+                            "oof_average_precision": round(
+                                float(average_precision_score(y[mask], oof[mask])), 4
+                            ),
+                            "oof_ece": round(_ece(y[mask], oof[mask]), 4),
+                        }
                 calib_metrics[cat] = {
                     "n": int(len(y)),
                     "positives": int(y.sum()),
