@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_POLICY_PATH = PACKAGE_DIR / "policy" / "default.yaml"
 DEFAULT_MODELS_DIR = PACKAGE_DIR / "models" / "text"
+# The data sets live beside the project checkout (`../shared/data` from the project root), not
+# relative to wherever a command happens to run.
+DEFAULT_DATA_DIR = (PACKAGE_DIR.parent / ".." / "shared" / "data").resolve()
 
 
 class Limits(BaseSettings):
@@ -33,7 +36,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(
-        default=Path("../shared/data"), description="Root of the labelled data sets used by train/eval."
+        default=DEFAULT_DATA_DIR, description="Root of the labelled data sets used by train/eval."
     )
     database_url: str = Field(
         default="sqlite:///.warden/warden.db",
