@@ -39,7 +39,9 @@ class Decider:
                 out.append(ResolvedRule(rule.action, rule.min_probability, "min_probability"))
                 continue
             assert rule.target_precision is not None
-            threshold = curve.threshold_for_precision(rule.target_precision) if curve else None
+            threshold = (
+                curve.threshold_for_precision(rule.target_precision, category.prevalence) if curve else None
+            )
             if threshold is None:
                 # No data (or the model never reaches that precision): a calibrated probability
                 # of p means precision ≈ p among items at p, so p is the conservative stand-in.

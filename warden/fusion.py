@@ -73,11 +73,29 @@ class PrecisionCurve:
     thresholds: list[float]
     precision: list[float]
     recall: list[float]
+    prevalence: float | None = None  # share of positives in the calibration data
 
-    def threshold_for_precision(self, target: float) -> float | None:
+    def precision_at(self, prevalence: float | None = None) -> np.ndarray:
+        """Precision per threshold, re-weighted to another prevalence when one is given.
+
+        Calibration data is far richer in violations than a live platform; the same threshold
+        has much lower precision when violations are rare. With recall (TPR) and the
+        calibration prevalence b, FPR = recall·b/(1-b)·(1-p)/p, and precision at prevalence π
+        is π·TPR / (π·TPR + (1-π)·FPR).
+        """
+        prec = np.asarray(self.precision, dtype=float)
+        if prevalence is None or self.prevalence is None or not 0 < self.prevalence < 1:
+            return prec
+        tpr = np.asarray(self.recall, dtype=float)
+        b = self.prevalence
+        fpr = tpr * b / (1 - b) * (1 - prec) / np.maximum(prec, 1e-9)
+        return prevalence * tpr / np.maximum(prevalence * tpr + (1 - prevalence) * fpr, 1e-12)
+
+    def threshold_for_precision(self, target: float, prevalence: float | None = None) -> float | None:
         """Lowest threshold whose precision (and every higher one's) reaches the target."""
-        prec = np.asarray(self.precision)
-        ok = prec >= target
+        prec = self.precision_at(prevalence)
+        # The last few points (under 2% of positives above them) are too noisy to veto a threshold.
+        ok = (prec >= target) | (np.asarray(self.recall) < 0.02)
         # Precision is noisy at high thresholds; require it to hold from here upwards.
         holds = np.flip(np.cumprod(np.flip(ok)).astype(bool))
         hits = np.flatnonzero(holds)

@@ -88,10 +88,15 @@ class LinearNgramDetector(Detector):
         out: list[Evidence] = []
         for k in hot:
             contrib = word_logits[:, k]
+            # Keep words that matter in their own right: not one-letter tokens, and within a
+            # factor of four of the strongest word.
+            floor = max(1.0, 0.25 * float(contrib.max()))
             for j in np.argsort(-contrib)[: self.max_spans]:
-                if contrib[j] <= 0.5:
-                    break
                 m = words[int(j)]
+                if contrib[j] < floor:
+                    break
+                if len(m.group(0)) < 2:
+                    continue
                 out.append(
                     Evidence(
                         category=self.categories[k],

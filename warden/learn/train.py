@@ -263,6 +263,7 @@ def _curve(y: np.ndarray, scores: np.ndarray, max_points: int = 400) -> Precisio
         thresholds=[round(float(t), 6) for t in thresholds],
         precision=[round(float(p), 5) for p in precision],
         recall=[round(float(r), 5) for r in recall],
+        prevalence=round(float(np.mean(y)), 6),
     )
 
 

@@ -62,6 +62,13 @@ class Category(BaseModel):
     actions: list[ActionRule] = Field(
         min_length=1, description="Strongest first; the first rule reached wins."
     )
+    prevalence: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="Expected share of content on the platform that violates this category. Target "
+        "precisions are computed at this prevalence instead of the calibration data's (often higher) one.",
+    )
 
     @model_validator(mode="after")
     def _examples(self) -> Category:
