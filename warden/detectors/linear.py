@@ -58,9 +58,17 @@ class LinearNgramDetector(Detector):
     def identity(self) -> str:
         return f"{self.name}@{self.version}/{getattr(self, 'model_version', '?')}"
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], chunk: int = 256) -> np.ndarray:
         self.load()
-        return _sigmoid(self.features.score(list(texts), self.weights, self.bias))
+        texts = list(texts)
+        # Chunks keep the hashed batch inside the CPU cache; one huge batch is 3x slower.
+        parts = [
+            self.features.score(texts[i : i + chunk], self.weights, self.bias)
+            for i in range(0, len(texts), chunk)
+        ]
+        if not parts:
+            return np.zeros((0, len(self.categories)), dtype=np.float32)
+        return _sigmoid(np.vstack(parts))
 
     def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:
         self.load()
@@ -70,21 +78,41 @@ class LinearNgramDetector(Detector):
         if not idx:
             return signals
         probs = self.predict_proba([items[i].text for i in idx])
+        evidence = self._evidence_batch([items[i].text for i in idx], probs)
         for row, i in enumerate(idx):
             scores = {c: float(probs[row, k]) for k, c in enumerate(self.categories)}
-            evidence = self._evidence(items[i].text, probs[row])
-            signals[i] = Signal(self.name, self.version, scores=scores, evidence=evidence)
+            signals[i] = Signal(self.name, self.version, scores=scores, evidence=evidence[row])
         return signals
 
-    def _evidence(self, text: str, probs: np.ndarray) -> list[Evidence]:
-        hot = [k for k in range(len(self.categories)) if probs[k] >= self.evidence_min_score]
-        if not hot:
-            return []
-        words = list(_WORD.finditer(text))[:200]
-        if not words:
-            return []
+    def _evidence_batch(self, texts: list[str], probs: np.ndarray) -> list[list[Evidence]]:
+        """Word-level evidence for every text with a hot category, scoring all words in one pass."""
+        out: list[list[Evidence]] = [[] for _ in texts]
+        hot_rows = np.flatnonzero((probs >= self.evidence_min_score).any(axis=1))
+        words = {int(r): list(_WORD.finditer(texts[r]))[:200] for r in hot_rows}
+        flat = [m.group(0) for r in words for m in words[r]]
+        if not flat:
+            return out
         # Each word scored alone: its contribution relative to an empty text.
-        word_logits = self.features.score([m.group(0) for m in words], self.weights, self.bias) - self.bias
+        logits = self.predict_logits(flat) - self.bias
+        start = 0
+        for r, ws in words.items():
+            out[r] = self._evidence(ws, probs[r], logits[start : start + len(ws)])
+            start += len(ws)
+        return out
+
+    def predict_logits(self, texts: list[str], chunk: int = 256) -> np.ndarray:
+        parts = [
+            self.features.score(texts[i : i + chunk], self.weights, self.bias)
+            for i in range(0, len(texts), chunk)
+        ]
+        return np.vstack(parts) if parts else np.zeros((0, len(self.categories)), dtype=np.float32)
+
+    def _evidence(
+        self, words: list[re.Match[str]], probs: np.ndarray, word_logits: np.ndarray
+    ) -> list[Evidence]:
+        hot = [k for k in range(len(self.categories)) if probs[k] >= self.evidence_min_score]
+        if not hot or not words:
+            return []
         out: list[Evidence] = []
         for k in hot:
             contrib = word_logits[:, k]

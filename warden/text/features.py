@@ -74,8 +74,11 @@ class HashedNgrams:
             text_starts[1:] = np.cumsum(lengths[:-1] + 1)
         is_sep = a == _SEP
         sep_cum = np.concatenate(([0], np.cumsum(is_sep)))
+        # Text index of every byte (a separator counts with the text before it): a gather is
+        # cheaper than a binary search per n-gram.
+        text_of_byte = np.repeat(np.arange(len(encoded)), lengths + 1)[: a.shape[0]]
 
-        rows_parts, cols_parts, pos_parts = [], [], []
+        rows_parts, cols_parts = [], []
         total = a.shape[0]
         max_order = max(self.char_orders) if self.char_orders else 0
         h = a.copy()
@@ -91,7 +94,6 @@ class HashedNgrams:
                 idx = starts[valid]
                 rows_parts.append(idx)
                 cols_parts.append(self._index(h[valid], n))
-                pos_parts.append(idx)
 
         if self.word_orders:
             # Word bytes: ASCII letters/digits/apostrophe and every non-ASCII byte.
@@ -110,21 +112,19 @@ class HashedNgrams:
                 if 1 in self.word_orders:
                     rows_parts.append(tok_starts)
                     cols_parts.append(self._index(tok_hash, 101))
-                    pos_parts.append(tok_starts)
                 if 2 in self.word_orders and tok_hash.size > 1:
                     same_text = (sep_cum[tok_starts[1:]] - sep_cum[tok_starts[:-1]]) == 0
                     big = tok_hash[:-1] * _P + tok_hash[1:]
                     rows_parts.append(tok_starts[:-1][same_text])
                     cols_parts.append(self._index(big[same_text], 102))
-                    pos_parts.append(tok_starts[:-1][same_text])
 
         if not rows_parts:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty.astype(np.int32), empty
         byte_pos = np.concatenate(rows_parts)
-        rows = np.searchsorted(text_starts, byte_pos, side="right") - 1
+        rows = text_of_byte[byte_pos]
         cols = np.concatenate(cols_parts)
-        local = np.concatenate(pos_parts) - text_starts[rows]
+        local = byte_pos - text_starts[rows]
         return rows, cols, local
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
