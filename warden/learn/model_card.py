@@ -112,13 +112,22 @@ def write_model_card(models_dir: Path, results: dict[str, dict[str, Any]]) -> Pa
         "",
         "Decisions at the default policy's thresholds. `overall` is the binary task 'any category "
         "flagged'. These splits were never used for training, calibration or threshold choice. "
-        "Many data sets label only some categories; metrics use only the known labels.",
+        "Many data sets label only some categories; metrics use only the known labels, and the overall "
+        "task only uses items known to violate or known benign in every category ('–' where a set has no "
+        "such benign items: see its per-category rows).",
         "",
         "| data set | n | positives | precision | recall | F1 | PR-AUC | ROC-AUC | FPR |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, res in sorted(results.items()):
         m = res["overall"]
+        if not m.get("support_neg"):
+            # Only positives are known for the overall task (e.g. 'not hate' may still be profane).
+            lines.append(
+                f"| {name} | {m.get('n')} | {m.get('support_pos')} | – | {_fmt(m.get('recall'))} "
+                "| – | – | – | – |"
+            )
+            continue
         lines.append(
             f"| {name} | {m.get('n')} | {m.get('support_pos')} | "
             + " | ".join(_fmt(m.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc", "fpr"))
