@@ -116,3 +116,31 @@ def test_pipeline_early_exit_skips_later_stages():
     fast.score = 0.6
     [res] = pipe.run([Content(id="2", text="y")], ["en"])
     assert slow.calls == 1 and len(res.stages) == 2 and not res.stages[0].exited
+
+
+def test_review_budget_rules_use_the_calibration_traffic():
+    text = POLICY.replace(
+        "      - {action: review, min_probability: 0.3}", "      - {action: review, max_share: 0.01}"
+    )
+    fusion = _fusion()
+    fusion.shares = {"self_harm": {"0.001": 0.4, "0.01": 0.2, "0.1": 0.05}}
+    decider = Decider(load_policy_text(text), fusion)
+    [rule] = decider.rules["self_harm"]
+    assert rule.source == "max_share" and abs(rule.threshold - 0.2) < 1e-9
+    # Between table points the threshold is interpolated in log-share.
+    assert 0.2 < fusion.threshold_for_share("self_harm", 0.005) < 0.4  # type: ignore[operator]
+    # No traffic table (older model files): the budget flags nothing rather than everything.
+    [fallback] = Decider(load_policy_text(text), FusionModel(version="empty")).rules["self_harm"]
+    assert fallback.threshold == 1.0 and "no calibration traffic" in fallback.source
+
+
+def test_a_rule_needs_exactly_one_threshold():
+    import pytest
+
+    from warden.policy import PolicyError
+
+    bad = POLICY.replace(
+        "{action: review, min_probability: 0.3}", "{action: review, max_share: 0.01, min_probability: 0.3}"
+    )
+    with pytest.raises(PolicyError, match="exactly one of target_precision, min_probability or max_share"):
+        load_policy_text(bad)

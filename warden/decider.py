@@ -15,7 +15,7 @@ ENFORCEMENT = {"remove", "age_restrict", "limit", "label"}
 class ResolvedRule:
     action: ActionName
     threshold: float
-    source: str  # "min_probability" | "target_precision" | "target_precision (no calibration data)"
+    source: str  # min_probability | target_precision | max_share, "(no calibration data)" on fallback
 
 
 class Decider:
@@ -37,6 +37,14 @@ class Decider:
         for rule in category.actions:
             if rule.min_probability is not None:
                 out.append(ResolvedRule(rule.action, rule.min_probability, "min_probability"))
+                continue
+            if rule.max_share is not None:
+                share_threshold = fusion.threshold_for_share(category.id, rule.max_share, route)
+                if share_threshold is None:
+                    # Models trained before budgets existed: flag nothing rather than everything.
+                    out.append(ResolvedRule(rule.action, 1.0, "max_share (no calibration traffic)"))
+                else:
+                    out.append(ResolvedRule(rule.action, share_threshold, "max_share"))
                 continue
             assert rule.target_precision is not None
             threshold = (

@@ -109,12 +109,27 @@ class FusionModel:
     prefixes: dict[str, dict[str, CategoryFusion]] = field(default_factory=dict)
     # "category" (all languages) and "category@route" when the route had enough calibration data.
     curves: dict[str, PrecisionCurve] = field(default_factory=dict)
+    # "category" / "category@route" -> fused probabilities of the calibration traffic at fixed
+    # upper quantiles, for `max_share` (review budget) rules. Keys of the inner map are shares.
+    shares: dict[str, dict[str, float]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def curve(self, category: str, route: str | None = None) -> PrecisionCurve | None:
         if route is not None and f"{category}@{route}" in self.curves:
             return self.curves[f"{category}@{route}"]
         return self.curves.get(category)
+
+    def threshold_for_share(self, category: str, share: float, route: str | None = None) -> float | None:
+        """Probability above which about `share` of the calibration traffic falls."""
+        table = self.shares.get(f"{category}@{route}") if route else None
+        table = table or self.shares.get(category)
+        if not table:
+            return None
+        points = sorted((float(k), v) for k, v in table.items())
+        shares = np.array([p[0] for p in points])
+        values = np.array([p[1] for p in points])
+        # Interpolate in log-share: budgets span orders of magnitude.
+        return float(np.interp(np.log(share), np.log(shares), values))
 
     @staticmethod
     def prefix_key(detectors: Sequence[str]) -> str:
@@ -162,6 +177,7 @@ class FusionModel:
                 key: {cat: vars(m) for cat, m in cats.items()} for key, cats in self.prefixes.items()
             },
             "curves": {cat: vars(c) for cat, c in self.curves.items()},
+            "shares": self.shares,
             "metrics": self.metrics,
         }
         (model_dir / ARTIFACT).write_text(json.dumps(payload, indent=1))
@@ -179,5 +195,6 @@ class FusionModel:
                 for key, cats in payload["prefixes"].items()
             },
             curves={cat: PrecisionCurve(**c) for cat, c in payload["curves"].items()},
+            shares=payload.get("shares", {}),
             metrics=payload.get("metrics", {}),
         )

@@ -216,6 +216,16 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
                     "oof_average_precision": round(float(average_precision_score(y, oof)), 4),
                     "oof_ece": round(_ece(y, oof), 4),
                 }
+    # Review budgets (`max_share` rules): fused probabilities of the calibration traffic at upper
+    # quantiles, for every category (those without labels score through the few-shot fallback).
+    probs, _ = fusion.fuse(signals, prefixes[-1], categories)
+    routes_all = np.array([route_of(lang) for lang in langs])
+    for k, cat in enumerate(categories):
+        fusion.shares[cat] = _share_table(probs[:, k])
+        for route in ("en", "multi"):
+            mask = routes_all == route
+            if mask.sum() >= 1000:
+                fusion.shares[f"{cat}@{route}"] = _share_table(probs[mask, k])
     fusion.metrics = {"calibration_oof": calib_metrics}
     fusion.save(out)
     report["calibration_oof"] = calib_metrics
@@ -265,6 +275,14 @@ def _curve(y: np.ndarray, scores: np.ndarray, max_points: int = 400) -> Precisio
         recall=[round(float(r), 5) for r in recall],
         prevalence=round(float(np.mean(y)), 6),
     )
+
+
+SHARES = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def _share_table(scores: np.ndarray) -> dict[str, float]:
+    """Score above which each share of the traffic falls (for review-budget rules)."""
+    return {str(s): round(float(np.quantile(scores, 1 - s)), 6) for s in SHARES}
 
 
 def _ece(y: np.ndarray, p: np.ndarray, bins: int = 15) -> float:

@@ -32,9 +32,10 @@ class PolicyError(WardenError):
 class ActionRule(BaseModel):
     """Apply `action` when P(violation) reaches a threshold.
 
-    The threshold is either a probability (`min_probability`) or the score at which the
-    calibration data reaches `target_precision`; the latter is resolved per model version
-    so a rule means the same thing after retraining.
+    The threshold is one of: a probability (`min_probability`); the score at which the
+    calibration data reaches `target_precision`; or the score above which at most `max_share`
+    of the calibration traffic falls (a review budget, usable before any labelled data exists).
+    The last two are resolved per model version so a rule means the same after retraining.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -42,11 +43,13 @@ class ActionRule(BaseModel):
     action: ActionName
     target_precision: float | None = Field(default=None, gt=0.0, lt=1.0)
     min_probability: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_share: float | None = Field(default=None, gt=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _exactly_one_threshold(self) -> ActionRule:
-        if (self.target_precision is None) == (self.min_probability is None):
-            raise ValueError("give exactly one of target_precision or min_probability")
+        given = [v for v in (self.target_precision, self.min_probability, self.max_share) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of target_precision, min_probability or max_share")
         return self
 
 
