@@ -67,3 +67,25 @@ def test_limits_and_bad_input(moderator):
     with pytest.raises(PydanticValidationError):
         Content(id="", text="empty id")
     assert moderator.moderate([]) == []
+
+
+def test_long_benign_text_is_not_inflated(moderator):
+    text = "The weather was nice today and we went for a walk in the park. " * 120
+    [d] = moderator.moderate([Content(id="long", text=text)])
+    assert d.action == "allow", {k: v.probability for k, v in d.categories.items() if v.probability > 0.3}
+
+
+def test_language_codes_are_normalised_and_nul_refused():
+    assert Content(id="x", text="hi", language="EN-us").language == "en"
+    assert Content(id="y", text="oi", language="pt_BR").language == "pt"
+    for bad in ({"id": "a\x00"}, {"id": "a", "text": "x\x00y"}, {"id": "a", "language": "english please"}):
+        with pytest.raises(PydanticValidationError):
+            Content(**bad)
+
+
+def test_switching_a_tier_off_still_uses_the_fast_tier():
+    settings = Settings(enable_encoder=False, enable_multilingual=False)
+    lean = Moderator.from_settings(settings).load()
+    [d] = lean.moderate([Content(id="lean", text="Fuck you, you stupid bitch, shut your mouth")])
+    assert d.flagged and d.categories["profanity"].evaluated
+    assert [s.name for s in d.stages] == ["fast"]

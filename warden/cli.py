@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import json
 import sys
@@ -73,12 +74,18 @@ def serve(
     updates: dict[str, Any] = {}
     if host:
         updates["host"] = host
-    if port:
+    if port is not None:
         updates["port"] = port
     run(settings.model_copy(update=updates) if updates else settings)
 
 
 _ERROR = "__error__"
+
+
+class Split(enum.StrEnum):
+    train = "train"
+    calib = "calib"
+    test = "test"
 
 
 def _read_items(path: Path) -> Iterator[dict[str, Any]]:
@@ -134,13 +141,13 @@ def moderate(
         Path | None, typer.Option("--output", "-o", help="Write decisions JSONL here (default stdout).")
     ] = None,
     policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Items per model batch.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Items per model batch.", min=1, max=1000)] = 256,
     store: Annotated[bool, typer.Option(help="Also store decisions in the database.")] = False,
 ) -> None:
     """Moderate a file of items; writes one decision per line."""
     from pydantic import ValidationError as PydanticValidationError
 
-    from .content import Content
+    from .content import Content, check_item
     from .moderator import Moderator
 
     settings = _settings(policy)
@@ -163,32 +170,73 @@ def moderate(
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     errors = 0
     counts: dict[str, int] = {}
+    seen_ids: set[str] = set()
+
+    def error(content_id: Any, message: str) -> None:
+        nonlocal errors
+        errors += 1
+        out.write(json.dumps({"content_id": content_id, "error": message}) + "\n")
+
     try:
         with _progress() as bar:
             task = bar.add_task(f"moderating {file.name}", total=len(rows))
             for start in range(0, len(rows), batch_size):
-                chunk, valid = rows[start : start + batch_size], []
+                chunk = rows[start : start + batch_size]
+                # Every item is checked on its own, so one bad item never costs the others.
+                results: list[tuple[Any, str | Content]] = []
                 for row in chunk:
                     if _ERROR in row:
-                        errors += 1
-                        out.write(json.dumps({"content_id": row["id"], "error": row[_ERROR]}) + "\n")
+                        results.append((row["id"], row[_ERROR]))
                         continue
                     try:
-                        valid.append(Content.model_validate(row))
+                        item = Content.model_validate(row)
+                        check_item(item, settings.limits)
                     except PydanticValidationError as exc:
-                        errors += 1
                         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                        out.write(json.dumps({"content_id": row.get("id"), "error": msg}) + "\n")
-                decisions = service.moderate(valid, actor="cli") if service else moderator.moderate(valid)
-                for d in decisions:
-                    counts[d.action] = counts.get(d.action, 0) + 1
-                    out.write(d.model_dump_json() + "\n")
+                        results.append((row.get("id"), msg))
+                        continue
+                    except WardenError as exc:
+                        results.append((row.get("id"), str(exc)))
+                        continue
+                    if item.id in seen_ids:
+                        results.append((item.id, f"duplicate id {item.id!r} in {file.name}"))
+                        continue
+                    seen_ids.add(item.id)
+                    results.append((item.id, item))
+                valid = [r for _, r in results if isinstance(r, Content)]
+                item_errors: dict[str, str] = {}
+                if service is None:
+                    decided = moderator.moderate(valid)
+                else:
+                    try:
+                        decided = service.moderate(valid, actor="cli")
+                    except WardenError:
+                        # e.g. an id already stored with other content: find the culprit(s) one by one.
+                        decided = []
+                        for item in valid:
+                            try:
+                                decided += service.moderate([item], actor="cli")
+                            except WardenError as exc:
+                                item_errors[item.id] = str(exc)
+                by_id = {d.content_id: d for d in decided}
+                # Output keeps the input order: decisions and error records interleaved.
+                for content_id, result in results:
+                    if isinstance(result, Content):
+                        if result.id in by_id:
+                            d = by_id[result.id]
+                            counts[d.action] = counts.get(d.action, 0) + 1
+                            out.write(d.model_dump_json() + "\n")
+                        else:
+                            error(content_id, item_errors.get(result.id, "not moderated"))
+                    else:
+                        error(content_id, result)
                 bar.advance(task, len(chunk))
     finally:
         if output:
             out.close()
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    console.print(f"[green]done[/]: {len(rows) - errors} decisions ({summary}); {errors} invalid item(s)")
+    done = sum(counts.values())
+    console.print(f"[green]done[/]: {done} decisions ({summary}); {errors} invalid item(s)")
 
 
 @app.command()
@@ -229,7 +277,7 @@ def evaluate(
         "reports/eval"
     ),
     policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Items per model batch.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Items per model batch.", min=1, max=1000)] = 256,
 ) -> None:
     """Evaluate the pipeline on labelled data and write a report."""
     from .content import Content
@@ -325,8 +373,11 @@ def apikey_create(
     """Create an API key; it is printed once."""
     from .store import Store
 
-    store = Store(_settings(database=database).database_url)
-    store.migrate()
+    try:
+        store = Store(_settings(database=database).database_url)
+        store.migrate()
+    except Exception as exc:  # a malformed URL or unreachable server: say so, no traceback
+        _fail(f"cannot open the database: {exc}")
     try:
         key = store.create_api_key(name, role)
     except (WardenError, ValueError) as exc:
@@ -338,7 +389,7 @@ def apikey_create(
 def data_export(
     out: Annotated[Path, typer.Argument(help="Output JSONL in the eval format.")],
     dataset: Annotated[list[str] | None, typer.Option(help="Data set name(s); default all.")] = None,
-    split: Annotated[str, typer.Option(help="train | calib | test")] = "test",
+    split: Annotated[Split, typer.Option(help="Which split to export.")] = Split.test,
     data_dir: Annotated[Path | None, typer.Option(help="Root of the data sets.")] = None,
 ) -> None:
     """Export a split of the data sets as eval JSONL (for `warden eval`)."""
@@ -346,9 +397,9 @@ def data_export(
 
     try:
         items = load_datasets(data_dir or get_settings().data_dir, dataset or None)
-    except WardenError as exc:
+    except (WardenError, ValueError, KeyError) as exc:
         _fail(str(exc))
-    chosen = [i for i in items if i.split == split]
+    chosen = [i for i in items if i.split == split.value]
     to_eval_jsonl(chosen, out)
     console.print(f"wrote {len(chosen):,} items to {out}")
 

@@ -22,22 +22,43 @@ class Content(BaseModel):
     id: str = Field(min_length=1, max_length=256, description="Caller's id; used for idempotency.")
     kind: ContentKind = "text"
     text: str = ""
-    language: str | None = Field(default=None, description="ISO 639-1 code; detected when absent.")
-    author_id: str | None = None
-    parent_id: str | None = None
-    context: str | None = Field(default=None, description="Parent text, e.g. the post a comment replies to.")
+    language: str | None = Field(
+        default=None,
+        max_length=16,
+        description="BCP-47 / ISO 639-1 code (e.g. 'en', 'pt-BR'); detected when absent.",
+    )
+    author_id: str | None = Field(default=None, max_length=256)
+    parent_id: str | None = Field(default=None, max_length=256)
+    context: str | None = Field(
+        default=None, max_length=20_000, description="Parent text, e.g. the post a comment replies to."
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("text", "context")
+    @field_validator("id", "text", "context", "author_id", "parent_id", "language")
     @classmethod
-    def _no_surrogates(cls, value: str | None) -> str | None:
+    def _valid_text(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         # Lone surrogates come from invalid UTF-8 decoded with surrogateescape; refuse them early.
-        if value is not None:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(f"text is not valid Unicode at position {exc.start}") from exc
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"not valid Unicode at position {exc.start}") from exc
+        # NUL truncates text in C engines and is rejected by PostgreSQL: refuse it everywhere.
+        if "\x00" in value:
+            raise ValueError(f"contains a NUL character at position {value.index(chr(0))}")
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        """Normalise 'EN', 'en-US', 'pt_BR' to the primary subtag the router understands."""
+        if value is None or not value.strip():
+            return None
+        primary = value.strip().replace("_", "-").split("-")[0].lower()
+        if not primary.isascii() or not primary.isalpha() or not 2 <= len(primary) <= 3:
+            raise ValueError(f"language {value!r} is not a language code such as 'en' or 'pt-BR'")
+        return primary
 
     def content_hash(self) -> str:
         """Stable hash of everything that affects a decision (not the id)."""
@@ -49,6 +70,24 @@ class Content(BaseModel):
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def check_item(item: Content, limits: Limits) -> None:
+    """Raise ValidationError if one item breaks a limit (used per item by the CLI)."""
+    if len(item.id) > limits.max_id_chars:
+        raise ValidationError(
+            f"{item.id[:40]!r}: id has {len(item.id)} characters, limit is {limits.max_id_chars}"
+        )
+    if len(item.text) > limits.max_text_chars:
+        raise ValidationError(
+            f"{item.id}: text has {len(item.text)} characters, limit is {limits.max_text_chars}"
+        )
+    if item.kind not in ("text", "comment", "profile"):
+        raise ValidationError(
+            f"{item.id}: kind {item.kind!r} is not supported by this version (text, comment and profile are)"
+        )
+    if len(json.dumps(item.metadata, default=str)) > limits.max_metadata_bytes:
+        raise ValidationError(f"{item.id}: metadata exceeds {limits.max_metadata_bytes} bytes")
+
+
 def check_limits(items: list[Content], limits: Limits) -> None:
     """Raise ValidationError naming the first item that breaks a limit."""
     if len(items) > limits.max_batch_items:
@@ -58,17 +97,7 @@ def check_limits(items: list[Content], limits: Limits) -> None:
         if item.id in seen:
             raise ValidationError(f"items[{index}]: duplicate id {item.id!r} in one batch")
         seen.add(item.id)
-        if len(item.text) > limits.max_text_chars:
-            raise ValidationError(
-                f"items[{index}] ({item.id}): text has {len(item.text)} characters, "
-                f"limit is {limits.max_text_chars}"
-            )
-        if item.kind not in ("text", "comment", "profile"):
-            raise ValidationError(
-                f"items[{index}] ({item.id}): kind {item.kind!r} is not supported by this version "
-                "(text, comment and profile are)"
-            )
-        if len(json.dumps(item.metadata, default=str)) > limits.max_metadata_bytes:
-            raise ValidationError(
-                f"items[{index}] ({item.id}): metadata exceeds {limits.max_metadata_bytes} bytes"
-            )
+        try:
+            check_item(item, limits)
+        except ValidationError as exc:
+            raise ValidationError(f"items[{index}]: {exc}") from None

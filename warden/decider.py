@@ -67,6 +67,8 @@ class Decider:
         return min(enforcing) if enforcing else min(r.threshold for r in rules)
 
     def decide_category(self, category_id: str, probability: float, route: str = "en") -> CategoryScore:
+        # Rules are read top-down like a firewall: the first one reached wins (the policy lists
+        # them strongest first; a resolved threshold can make a later rule lower than an earlier one).
         for rule in self.route_rules[route][category_id]:
             if probability >= rule.threshold:
                 return CategoryScore(

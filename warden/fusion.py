@@ -136,7 +136,14 @@ class FusionModel:
         return "+".join(sorted(detectors))
 
     def categories_for(self, detectors: Sequence[str]) -> dict[str, CategoryFusion]:
-        return self.prefixes.get(self.prefix_key(detectors), {})
+        """Fusion models for the detectors that ran; with a tier switched off, the largest
+        stored detector set contained in what ran (at worst the fast tier alone)."""
+        exact = self.prefixes.get(self.prefix_key(detectors))
+        if exact is not None:
+            return exact
+        ran = set(detectors)
+        subsets = [k for k in self.prefixes if set(k.split("+")) <= ran]
+        return self.prefixes[max(subsets, key=lambda k: len(k.split("+")))] if subsets else {}
 
     def fuse(
         self,

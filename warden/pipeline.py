@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,11 +48,18 @@ class Pipeline:
         self.stages = stages
         self.fusion = fusion
         self.categories = list(categories)
+        self._load_lock = threading.Lock()
+        self._loaded = False
 
     def load(self) -> None:
-        for stage in self.stages:
-            for det in stage.detectors:
-                det.load()
+        # One lock for all detectors: concurrent first calls must not see half-loaded models.
+        with self._load_lock:
+            if self._loaded:
+                return
+            for stage in self.stages:
+                for det in stage.detectors:
+                    det.load()
+            self._loaded = True
 
     @property
     def version(self) -> str:
@@ -68,6 +76,7 @@ class Pipeline:
         return out
 
     def run(self, items: Sequence[Content], languages: Sequence[str]) -> list[ItemResult]:
+        self.load()
         results = [ItemResult() for _ in items]
         active = list(range(len(items)))
         detectors_run: list[str] = []

@@ -17,6 +17,7 @@ import numpy as np
 from ..content import Content
 from ..runtime.embedders import Embedder, get_embedder
 from ..signals import Signal
+from ..text.windows import max_per_owner, windows
 from .base import Detector, registry
 
 
@@ -27,6 +28,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class EmbeddingHeadDetector(Detector):
     embedder_name: ClassVar[str]
     artifact: ClassVar[str]
+    # Models are trained on tweet-length text; longer texts are scored in overlapping windows.
+    window_chars: ClassVar[int] = 300
+    window_stride: ClassVar[int] = 150
 
     def __init__(self, model_dir: Path, embedder: Embedder | None = None) -> None:
         self.model_dir = Path(model_dir)
@@ -72,7 +76,9 @@ class EmbeddingHeadDetector(Detector):
         idx = [i for i, item in enumerate(items) if self.applies_to(item, langs[i])]
         if not idx:
             return signals
-        probs = self.predict_embeddings(self.embedder.embed([items[i].text for i in idx]))
+        texts = [items[i].text for i in idx]
+        window_texts, owners = windows(texts, size=self.window_chars, stride=self.window_stride)
+        probs = max_per_owner(self.predict_embeddings(self.embedder.embed(window_texts)), owners, len(texts))
         for row, i in enumerate(idx):
             signals[i] = Signal(
                 self.name,

@@ -142,7 +142,10 @@ class PolicyFewShotDetector(Detector):
                         detector=self.name,
                         kind="policy_example",
                         weight=float(scores[row, k]),
-                        detail={"example": example, "similarity": round(float(sim_pos[row].max()), 4)},
+                        detail={
+                            "example": example,
+                            "similarity": round(float(sim_pos[row, int(nearest[k][row])]), 4),
+                        },
                     )
                 )
             signals[i] = Signal(

@@ -170,4 +170,12 @@ def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     if not path.exists():
         raise PolicyError(str(path), [f"{path}: file not found"])
-    return load_policy_text(path.read_text(encoding="utf-8"), source=str(path))
+    if not path.is_file():
+        raise PolicyError(str(path), [f"{path}: not a file"])
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PolicyError(str(path), [f"{path}:{line}: invalid UTF-8 at byte {exc.start}"]) from exc
+    return load_policy_text(text, source=str(path))

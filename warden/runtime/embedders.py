@@ -68,7 +68,8 @@ class Embedder(ABC):
                 for i, vec in zip(chunk, vectors, strict=True):
                     out[i] = vec
                     if self.cache_size:
-                        self._cache[texts[i]] = vec
+                        # A copy: a view would keep the whole batch array alive in the cache.
+                        self._cache[texts[i]] = vec.copy()
                         if len(self._cache) > self.cache_size:
                             self._cache.popitem(last=False)
             if progress:

@@ -312,7 +312,9 @@ async def openai_moderations(
             raise ValidationError(
                 f"input[{index}] has {len(text)} characters, the limit is {limits.max_text_chars}"
             )
-    items, ids = openai_compat.contents_for(texts)
+    versions = state.moderator.versions
+    scope = f"{versions.policy}|{versions.pipeline}"
+    items, ids = openai_compat.contents_for(texts, scope)
     check_limits(items, limits)
     since = datetime.now(UTC)
     decisions = await state.batcher.submit(items, principal.actor)

@@ -206,9 +206,11 @@ class MicroBatcher:
                 # The combined call failed as a whole (nothing was stored): retry each request
                 # alone so the error reaches only the request(s) that caused it.
                 results = [exc] if len(group) == 1 else [self._single(request) for request in group]
-            except Exception as exc:
-                log.exception("moderation call failed for %d request(s)", len(group))
-                results = [exc] * len(group)
+            except Exception:
+                # Unexpected failure: isolate it the same way, so one bad request cannot fail the
+                # others that happened to share its batch.
+                log.exception("moderation call failed for %d request(s); retrying one by one", len(group))
+                results = [self._single(request) for request in group]
             for i, result in zip(indexes, results, strict=True):
                 outcomes[i] = result
         assert all(o is not None for o in outcomes)

@@ -37,17 +37,20 @@ OPENAI_CATEGORIES = tuple(OPENAI_CATEGORY_MAP)
 CONTENT_ID_PREFIX = "openai-"
 
 
-def content_id_for(text: str) -> str:
-    """Deterministic id, so the same text is answered from its stored decision."""
-    return CONTENT_ID_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+def content_id_for(text: str, scope: str = "") -> str:
+    """Deterministic id: the same text under the same policy and models reuses its decision.
+
+    `scope` (policy + pipeline version) makes a policy or model change re-score the text.
+    """
+    return CONTENT_ID_PREFIX + hashlib.sha256(f"{scope}\x1f{text}".encode()).hexdigest()
 
 
-def contents_for(texts: list[str]) -> tuple[list[Content], list[str]]:
+def contents_for(texts: list[str], scope: str = "") -> tuple[list[Content], list[str]]:
     """Unique Content items (a repeated text is moderated once) and the id of each input text."""
     unique: dict[str, Content] = {}
     ids = []
     for text in texts:
-        cid = content_id_for(text)
+        cid = content_id_for(text, scope)
         ids.append(cid)
         if cid not in unique:
             unique[cid] = Content(id=cid, text=text)
