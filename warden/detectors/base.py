@@ -11,8 +11,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
+
 from ..content import Content
 from ..signals import Signal
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
 
 
 class Detector(ABC):
@@ -43,6 +49,16 @@ class Detector(ABC):
         if self.languages is not None and lang not in self.languages:
             return False
         return lang not in self.excluded_languages
+
+    def split_applicable(
+        self, items: Sequence[Content], languages: Sequence[str | None] | None
+    ) -> tuple[list[Signal], list[int]]:
+        """Placeholder not-applicable signals for every item, and the indices this detector serves."""
+        langs = list(languages) if languages is not None else [item.language for item in items]
+        signals = [
+            Signal.not_applicable(self.name, self.version, "language or kind not served") for _ in items
+        ]
+        return signals, [i for i, item in enumerate(items) if self.applies_to(item, langs[i])]
 
     @abstractmethod
     def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:

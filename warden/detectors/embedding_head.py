@@ -18,11 +18,7 @@ from ..content import Content
 from ..runtime.embedders import Embedder, get_embedder
 from ..signals import Signal
 from ..text.windows import max_per_owner, windows
-from .base import Detector, registry
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+from .base import Detector, registry, sigmoid
 
 
 class EmbeddingHeadDetector(Detector):
@@ -65,15 +61,11 @@ class EmbeddingHeadDetector(Detector):
 
     def predict_embeddings(self, vectors: np.ndarray) -> np.ndarray:
         self.load()
-        return _sigmoid(vectors @ self.coef.T + self.intercept)
+        return sigmoid(vectors @ self.coef.T + self.intercept)
 
     def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:
         self.load()
-        langs = list(languages) if languages is not None else [item.language for item in items]
-        signals = [
-            Signal.not_applicable(self.name, self.version, "language or kind not served") for _ in items
-        ]
-        idx = [i for i, item in enumerate(items) if self.applies_to(item, langs[i])]
+        signals, idx = self.split_applicable(items, languages)
         if not idx:
             return signals
         texts = [items[i].text for i in idx]

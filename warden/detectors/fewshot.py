@@ -110,11 +110,7 @@ class PolicyFewShotDetector(Detector):
 
     def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:
         self.load()
-        langs = list(languages) if languages is not None else [item.language for item in items]
-        signals = [
-            Signal.not_applicable(self.name, self.version, "language or kind not served") for _ in items
-        ]
-        idx = [i for i, item in enumerate(items) if self.applies_to(item, langs[i])]
+        signals, idx = self.split_applicable(items, languages)
         if not idx:
             return signals
         vectors = self.embedder.embed([items[i].text for i in idx])

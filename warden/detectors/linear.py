@@ -18,14 +18,10 @@ from ..content import Content
 from ..signals import Evidence, Signal
 from ..text.features import HashedNgrams
 from ..text.windows import max_per_owner, windows
-from .base import Detector, registry
+from .base import Detector, registry, sigmoid
 
 _WORD = re.compile(r"\w[\w'*@$!]*", re.UNICODE)
 ARTIFACT = "linear.npz"
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
 
 
 @registry.register
@@ -65,13 +61,11 @@ class LinearNgramDetector(Detector):
         if not texts:
             return np.zeros((0, len(self.categories)), dtype=np.float32)
         window_texts, owners = windows(texts)
-        return _sigmoid(max_per_owner(self.predict_logits(window_texts, chunk), owners, len(texts)))
+        return sigmoid(max_per_owner(self.predict_logits(window_texts, chunk), owners, len(texts)))
 
     def detect(self, items: Sequence[Content], languages: Sequence[str | None] | None = None) -> list[Signal]:
         self.load()
-        langs = list(languages) if languages is not None else [item.language for item in items]
-        idx = [i for i, item in enumerate(items) if self.applies_to(item, langs[i])]
-        signals = [Signal.not_applicable(self.name, self.version, "kind not supported") for _ in items]
+        signals, idx = self.split_applicable(items, languages)
         if not idx:
             return signals
         probs = self.predict_proba([items[i].text for i in idx])
