@@ -40,6 +40,13 @@ def test_moderate_jsonl_and_csv(tmp_path: Path):
     assert decisions["3"]["language"] == "de"
     assert all(len(d["categories"]) == 11 for d in decisions.values())
 
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text('{"id": "t1", "txet": "oops"}\n{"id": "t2", "text": "fine", "labels": []}\n')
+    res = runner.invoke(app, ["moderate", str(typo), "-o", str(tmp_path / "t.jsonl")])
+    assert res.exit_code == 0, res.output
+    typo_rows = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert "txet" in typo_rows[0]["error"] and typo_rows[1]["content_id"] == "t2"
+
     csv_src = tmp_path / "in.csv"
     csv_src.write_text('id,text\na,"hello there, friend"\nb,"buy cheap pills now, click here"\n')
     res = runner.invoke(app, ["moderate", str(csv_src), "-o", str(tmp_path / "o2.jsonl")])

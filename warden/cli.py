@@ -80,6 +80,7 @@ def serve(
 
 
 _ERROR = "__error__"
+_EVAL_KEYS = {"labels", "known", "dataset", "split"}
 
 
 class Split(enum.StrEnum):
@@ -125,11 +126,9 @@ def _read_items(path: Path) -> Iterator[dict[str, Any]]:
                 yield {"id": f"line-{n}", _ERROR: f"{path}:{n}: each line must be a JSON object"}
                 continue
             obj.setdefault("id", f"line-{n}")
-            yield {
-                k: v
-                for k, v in obj.items()
-                if k in {"id", "text", "language", "kind", "author_id", "context", "metadata"}
-            }
+            # Evaluation keys are ignored so labelled files can be moderated as they are; any
+            # other unknown key reaches Content validation and is reported for that line.
+            yield {k: v for k, v in obj.items() if k not in _EVAL_KEYS}
 
 
 @app.command()

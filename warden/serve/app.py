@@ -166,6 +166,13 @@ def describe_policy(moderator: Moderator) -> ActivePolicy:
                     for r in decider.rules[c.id]
                 ],
                 flag_threshold=round(decider.flag_threshold(c.id), 6),
+                thresholds_by_route={
+                    route: [
+                        ResolvedThreshold(action=r.action, threshold=round(r.threshold, 6), source=r.source)
+                        for r in rules[c.id]
+                    ]
+                    for route, rules in decider.route_rules.items()
+                },
             )
             for c in policy.categories
         ],

@@ -189,8 +189,14 @@ class PolicyCategoryInfo(BaseModel):
     definition: str
     severity: Severity
     actions: list[ActionRule] = Field(description="The rules as written in the policy, strongest first.")
-    thresholds: list[ResolvedThreshold] = Field(description="The rules resolved for the loaded models.")
+    thresholds: list[ResolvedThreshold] = Field(
+        description="The rules resolved for the loaded models (English / undetermined text)."
+    )
     flag_threshold: float = Field(description="Probability at which the category counts as flagged.")
+    thresholds_by_route: dict[str, list[ResolvedThreshold]] = Field(
+        default_factory=dict,
+        description="Per calibration route: 'en' (English, undetermined), 'multi' (other languages).",
+    )
 
 
 class ActivePolicy(BaseModel):
