@@ -347,6 +347,8 @@ def test_policies(server: Server) -> None:
         resolved = [round(r.threshold, 6) for r in rules[cat["id"]]]
         assert [t["threshold"] for t in cat["thresholds"]] == resolved
         assert 0.0 < cat["flag_threshold"] <= 1.0
+        assert set(cat["thresholds_by_route"]) == {"en", "multi"}
+        assert cat["thresholds_by_route"]["en"] == cat["thresholds"]
     assert policy.full_version in [h["full_version"] for h in body["history"]]
     assert all(h["yaml_text"] is None for h in body["history"])
     [recorded] = [h for h in with_yaml["history"] if h["full_version"] == policy.full_version]
