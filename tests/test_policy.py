@@ -6,22 +6,11 @@ import pytest
 from typer.testing import CliRunner
 
 from warden.cli import app
+from warden.learn.datasets import CATEGORIES
 from warden.policy import PolicyError, load_policy, load_policy_text
 from warden.settings import DEFAULT_POLICY_PATH
 
-EXPECTED = {
-    "hate",
-    "harassment",
-    "sexual",
-    "sexual_minors",
-    "violence",
-    "graphic_violence",
-    "self_harm",
-    "extremism",
-    "spam_scam",
-    "illicit_goods",
-    "profanity",
-}
+EXPECTED = set(CATEGORIES)  # the taxonomy the data sets are mapped onto
 
 
 def test_default_policy_has_every_category_with_examples_and_actions():

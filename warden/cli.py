@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,12 @@ from rich.table import Table
 from .errors import WardenError
 from .policy.model import PolicyError, load_policy
 from .settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from .content import Content
+    from .decision import Decision
+    from .moderator import Moderator
+    from .service import ModerationService
 
 app = typer.Typer(help="Warden: policy-driven content moderation.", no_args_is_help=True)
 policy_app = typer.Typer(help="Work with policy files.", no_args_is_help=True)
@@ -144,9 +150,8 @@ def moderate(
     store: Annotated[bool, typer.Option(help="Also store decisions in the database.")] = False,
 ) -> None:
     """Moderate a file of items; writes one decision per line."""
-    from pydantic import ValidationError as PydanticValidationError
-
-    from .content import Content, check_item
+    from .content import Content
+    from .decision import Decision
     from .moderator import Moderator
 
     settings = _settings(policy)
@@ -166,69 +171,29 @@ def moderate(
         rows = list(_read_items(file))
     except WardenError as exc:
         _fail(str(exc))
-    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    seen_ids: set[str] = set()
     errors = 0
     counts: dict[str, int] = {}
-    seen_ids: set[str] = set()
-
-    def error(content_id: Any, message: str) -> None:
-        nonlocal errors
-        errors += 1
-        out.write(json.dumps({"content_id": content_id, "error": message}) + "\n")
-
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         with _progress() as bar:
             task = bar.add_task(f"moderating {file.name}", total=len(rows))
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
                 # Every item is checked on its own, so one bad item never costs the others.
-                results: list[tuple[Any, str | Content]] = []
-                for row in chunk:
-                    if _ERROR in row:
-                        results.append((row["id"], row[_ERROR]))
-                        continue
-                    try:
-                        item = Content.model_validate(row)
-                        check_item(item, settings.limits)
-                    except PydanticValidationError as exc:
-                        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                        results.append((row.get("id"), msg))
-                        continue
-                    except WardenError as exc:
-                        results.append((row.get("id"), str(exc)))
-                        continue
-                    if item.id in seen_ids:
-                        results.append((item.id, f"duplicate id {item.id!r} in {file.name}"))
-                        continue
-                    seen_ids.add(item.id)
-                    results.append((item.id, item))
-                valid = [r for _, r in results if isinstance(r, Content)]
-                item_errors: dict[str, str] = {}
-                if service is None:
-                    decided = moderator.moderate(valid)
-                else:
-                    try:
-                        decided = service.moderate(valid, actor="cli")
-                    except WardenError:
-                        # e.g. an id already stored with other content: find the culprit(s) one by one.
-                        decided = []
-                        for item in valid:
-                            try:
-                                decided += service.moderate([item], actor="cli")
-                            except WardenError as exc:
-                                item_errors[item.id] = str(exc)
-                by_id = {d.content_id: d for d in decided}
+                checked = [_check_row(row, settings, seen_ids, file.name) for row in chunk]
+                outcomes = _moderate_valid(
+                    [r for _, r in checked if isinstance(r, Content)], moderator, service
+                )
                 # Output keeps the input order: decisions and error records interleaved.
-                for content_id, result in results:
-                    if isinstance(result, Content):
-                        if result.id in by_id:
-                            d = by_id[result.id]
-                            counts[d.action] = counts.get(d.action, 0) + 1
-                            out.write(d.model_dump_json() + "\n")
-                        else:
-                            error(content_id, item_errors.get(result.id, "not moderated"))
+                for content_id, result in checked:
+                    outcome = outcomes[result.id] if isinstance(result, Content) else result
+                    if isinstance(outcome, Decision):
+                        counts[outcome.action] = counts.get(outcome.action, 0) + 1
+                        out.write(outcome.model_dump_json() + "\n")
                     else:
-                        error(content_id, result)
+                        errors += 1
+                        out.write(json.dumps({"content_id": content_id, "error": outcome}) + "\n")
                 bar.advance(task, len(chunk))
     finally:
         if output:
@@ -236,6 +201,48 @@ def moderate(
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     done = sum(counts.values())
     console.print(f"[green]done[/]: {done} decisions ({summary}); {errors} invalid item(s)")
+
+
+def _check_row(
+    row: dict[str, Any], settings: Settings, seen_ids: set[str], source: str
+) -> tuple[Any, Content | str]:
+    """(id, Content) for a valid row, (id, error message) otherwise; ids must be unique in the file."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    from .content import Content, check_item
+
+    if _ERROR in row:
+        return row["id"], row[_ERROR]
+    try:
+        item = Content.model_validate(row)
+        check_item(item, settings.limits)
+    except PydanticValidationError as exc:
+        return row.get("id"), "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    except WardenError as exc:
+        return row.get("id"), str(exc)
+    if item.id in seen_ids:
+        return item.id, f"duplicate id {item.id!r} in {source}"
+    seen_ids.add(item.id)
+    return item.id, item
+
+
+def _moderate_valid(
+    items: list[Content], moderator: Moderator, service: ModerationService | None
+) -> dict[str, Decision | str]:
+    """Decision (or error message) per content id."""
+    if service is None:
+        return {d.content_id: d for d in moderator.moderate(items)}
+    try:
+        return {d.content_id: d for d in service.moderate(items, actor="cli")}
+    except WardenError:
+        # e.g. an id already stored with other content: find the culprit(s) one by one.
+        outcomes: dict[str, Decision | str] = {}
+        for item in items:
+            try:
+                [outcomes[item.id]] = service.moderate([item], actor="cli")
+            except WardenError as exc:
+                outcomes[item.id] = str(exc)
+        return outcomes
 
 
 @app.command()

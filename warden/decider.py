@@ -28,6 +28,11 @@ class Decider:
             route: {c.id: self._resolve(c, fusion, route) for c in policy.categories} for route in ROUTES
         }
         self.rules = self.route_rules["en"]
+        # Derived once: decide_category runs for every item and category.
+        self._flag_at = {
+            route: {cid: self._flag_threshold(rules) for cid, rules in by_cat.items()}
+            for route, by_cat in self.route_rules.items()
+        }
         self.rank = {a: i for i, a in enumerate(policy.action_precedence)}
 
     @staticmethod
@@ -60,11 +65,14 @@ class Decider:
                 out.append(ResolvedRule(rule.action, threshold, "target_precision"))
         return out
 
-    def flag_threshold(self, category_id: str, route: str = "en") -> float:
-        """Probability at which a category counts as flagged (first enforcement rule, else review)."""
-        rules = self.route_rules[route][category_id]
+    @staticmethod
+    def _flag_threshold(rules: list[ResolvedRule]) -> float:
         enforcing = [r.threshold for r in rules if r.action in ENFORCEMENT]
         return min(enforcing) if enforcing else min(r.threshold for r in rules)
+
+    def flag_threshold(self, category_id: str, route: str = "en") -> float:
+        """Probability at which a category counts as flagged (first enforcement rule, else review)."""
+        return self._flag_at[route][category_id]
 
     def decide_category(self, category_id: str, probability: float, route: str = "en") -> CategoryScore:
         # Rules are read top-down like a firewall: the first one reached wins (the policy lists

@@ -1,13 +1,14 @@
 """Moderator: the Python entry point that turns Content into Decisions (no storage).
 
-from warden import Moderator, Content
-moderator = Moderator.from_settings()
-decision = moderator.moderate([Content(id="1", text="...")])[0]
+Example::
+
+    from warden import Moderator, Content
+    moderator = Moderator.from_settings().load()
+    decision = moderator.moderate([Content(id="1", text="...")])[0]
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,7 +47,6 @@ class Moderator:
         self.policy = policy
         self.pipeline = pipeline
         self.decider = Decider(policy, pipeline.fusion)
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, policy: Policy | None = None) -> Moderator:

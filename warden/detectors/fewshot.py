@@ -83,6 +83,7 @@ class PolicyFewShotDetector(Detector):
         self.categories = [c.id for c in cats]
         benign_texts = [t for c in cats for t in c.out_of_scope] + list(BACKGROUND)
         pos_texts = [t for c in cats for t in c.in_scope]
+        self._pos_texts = pos_texts
         owner = np.array([k for k, c in enumerate(cats) for _ in c.in_scope])
         vectors = self.embedder.embed(pos_texts + benign_texts)
         self._pos = vectors[: len(pos_texts)]
@@ -124,14 +125,13 @@ class PolicyFewShotDetector(Detector):
             coef, intercept = self._models[k]
             scores[:, k] = 1.0 / (1.0 + np.exp(-(f @ coef + intercept)))
             nearest.append(np.flatnonzero(mine)[np.argmax(sim_pos[:, mine], axis=1)])
-        pos_texts = [t for c in self.policy.categories for t in c.in_scope]
         for row, i in enumerate(idx):
             evidence = []
             for k in np.argsort(-scores[row])[: self.max_spans]:
                 if scores[row, k] < 0.5:
                     break
                 # The closest policy example is the evidence: it names the clause that matched.
-                example = pos_texts[int(nearest[k][row])]
+                example = self._pos_texts[int(nearest[k][row])]
                 evidence.append(
                     Evidence(
                         category=self.categories[k],

@@ -14,7 +14,7 @@ from ..content import Content
 from ..evaluate.io import LabelledItem
 from ..evaluate.runner import run_evaluation
 from ..moderator import Moderator
-from .datasets import DATASETS, MAPPING_NOTES, load_datasets
+from .datasets import DATASETS, MAPPING_NOTES, eval_record, load_datasets
 
 
 def evaluate_test_splits(
@@ -31,15 +31,12 @@ def evaluate_test_splits(
     with Progress(console=console) as bar:
         task = bar.add_task("test splits", total=len(items))
         for name, rows in sorted(by_set.items()):
-            labelled = []
-            for r in rows:
-                positives = {c for c, v in r.labels.items() if v == 1}
-                if not positives and r.any_violation == 1:
-                    positives = {"any"}
-                known = set(r.labels)
-                if not known and r.any_violation is None:
-                    continue
-                labelled.append(LabelledItem(r.id, r.text, r.language, positives, known))
+            # The same labels `warden data export` writes, so the card matches `warden eval`.
+            records = [rec for rec in map(eval_record, rows) if rec is not None]
+            labelled = [
+                LabelledItem(rec["id"], rec["text"], rec["language"], set(rec["labels"]), set(rec["known"]))
+                for rec in records
+            ]
             decisions = []
             for start in range(0, len(labelled), 256):
                 chunk = labelled[start : start + 256]

@@ -32,7 +32,8 @@ from ..content import Content
 from ..detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
 from ..detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
 from ..detectors.linear import LinearNgramDetector
-from ..fusion import CategoryFusion, FusionModel, PrecisionCurve, route_of, signal_features
+from ..evaluate.metrics import expected_calibration_error
+from ..fusion import ROUTES, CategoryFusion, FusionModel, PrecisionCurve, route_of, signal_features
 from ..policy.model import Policy
 from ..runtime.embedders import E5Embedder, MiniLMOnnxEmbedder
 from ..signals import Signal
@@ -41,7 +42,6 @@ from ..text.langid import detect_languages
 from .datasets import DATASETS, LabeledText, load_datasets
 from .embedding_cache import CachedEmbedder
 
-ENGLISH_ROUTE = {"en", "und"}
 SEED = 20261122
 
 
@@ -155,8 +155,8 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
 
     # 3. Fusion and calibration on the calibration split, through the real detectors.
     fusion = FusionModel(version=f"fusion-{config.model_version}")
-    fusion.save(out)  # placeholder so detectors load; replaced below
     langs = detect_languages([i.text for i in calib_items])
+    routes = np.array([route_of(lang) for lang in langs])
     contents = [Content(id=i.id, text=i.text) for i in calib_items]
     stage1 = [LinearNgramDetector(out)]
     stage2 = [MiniLMHeadDetector(out, embedder=minilm), MiniLMFewShotDetector(policy, embedder=minilm)]
@@ -164,13 +164,11 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
         stage2 += [E5HeadDetector(out, embedder=e5), E5FewShotDetector(policy, embedder=e5)]
     # Pre-embed with progress bars (the detectors then hit the cache).
     minilm.embed(
-        [c.text for c, lang in zip(contents, langs, strict=True) if lang in ENGLISH_ROUTE],
-        label="calibration: MiniLM",
+        [c.text for c, r in zip(contents, routes, strict=True) if r == "en"], label="calibration: MiniLM"
     )
     if not config.skip_e5:
         e5.embed(
-            [c.text for c, lang in zip(contents, langs, strict=True) if lang not in ENGLISH_ROUTE],
-            label="calibration: E5",
+            [c.text for c, r in zip(contents, routes, strict=True) if r != "en"], label="calibration: E5"
         )
     signals: list[list[Signal]] = [[] for _ in contents]
     for det in stage1 + stage2:
@@ -197,33 +195,19 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
             )
             if prefix is prefixes[-1]:
                 fusion.curves[cat] = _curve(y, oof)
-                routes = np.array([route_of(langs[i]) for i in rows])
-                for route in ("en", "multi"):
-                    mask = routes == route
+                calib_metrics[cat] = _oof_metrics(y, oof)
+                for route in ROUTES:
+                    mask = routes[rows] == route
                     if y[mask].sum() >= 30 and (y[mask] == 0).sum() >= 30:
                         fusion.curves[f"{cat}@{route}"] = _curve(y[mask], oof[mask])
-                        calib_metrics[f"{cat}@{route}"] = {
-                            "n": int(mask.sum()),
-                            "positives": int(y[mask].sum()),
-                            "oof_average_precision": round(
-                                float(average_precision_score(y[mask], oof[mask])), 4
-                            ),
-                            "oof_ece": round(_ece(y[mask], oof[mask]), 4),
-                        }
-                calib_metrics[cat] = {
-                    "n": int(len(y)),
-                    "positives": int(y.sum()),
-                    "oof_average_precision": round(float(average_precision_score(y, oof)), 4),
-                    "oof_ece": round(_ece(y, oof), 4),
-                }
+                        calib_metrics[f"{cat}@{route}"] = _oof_metrics(y[mask], oof[mask])
     # Review budgets (`max_share` rules): fused probabilities of the calibration traffic at upper
     # quantiles, for every category (those without labels score through the few-shot fallback).
     probs, _ = fusion.fuse(signals, prefixes[-1], categories)
-    routes_all = np.array([route_of(lang) for lang in langs])
     for k, cat in enumerate(categories):
         fusion.shares[cat] = _share_table(probs[:, k])
-        for route in ("en", "multi"):
-            mask = routes_all == route
+        for route in ROUTES:
+            mask = routes == route
             if mask.sum() >= 1000:
                 fusion.shares[f"{cat}@{route}"] = _share_table(probs[mask, k])
     fusion.metrics = {"calibration_oof": calib_metrics}
@@ -285,12 +269,11 @@ def _share_table(scores: np.ndarray) -> dict[str, float]:
     return {str(s): round(float(np.quantile(scores, 1 - s)), 6) for s in SHARES}
 
 
-def _ece(y: np.ndarray, p: np.ndarray, bins: int = 15) -> float:
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            total += m.mean() * abs(p[m].mean() - y[m].mean())
-    return float(total)
+def _oof_metrics(y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
+    ece = expected_calibration_error(y, oof)
+    return {
+        "n": int(len(y)),
+        "positives": int(y.sum()),
+        "oof_average_precision": round(float(average_precision_score(y, oof)), 4),
+        "oof_ece": round(ece, 4) if ece is not None else None,
+    }
