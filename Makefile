@@ -6,14 +6,22 @@ AREA ?=
 
 .PHONY: setup run test lint typecheck pytest bench train clean system-deps
 
-# System packages later issues need (ffmpeg, tesseract, chromium) are installed here when present in
-# the dependency list; the text slice needs none.
-system-deps:
-	@true
+# Debian packages: ffmpeg (video decoding) and what vpdq/tmkpy compile against (ffmpeg dev
+# headers, swig). Only missing ones are installed; apt-get needs root (sudo is used otherwise).
+SYSTEM_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev \
+	libavfilter-dev swig pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(VENV)/.setup-done: pyproject.toml
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+$(VENV)/.setup-done: pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,video]'
 	touch $@
 
 setup: $(VENV)/.setup-done

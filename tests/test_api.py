@@ -4,12 +4,9 @@ models) and SQLite in a temporary directory, talked to over TCP with httpx."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
 import stat
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from support import serve_app as _serve
 
 from warden.content import Content
 from warden.errors import ConflictError
@@ -51,31 +48,6 @@ MAX_REQUEST_BYTES = 256 * 1024
 
 def _uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-@contextlib.contextmanager
-def _serve(app: FastAPI) -> Iterator[str]:
-    """Run `app` with uvicorn in a thread on a socket bound here (no free-port race); yield its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the API server failed to start; see the log above")
-        if time.monotonic() > deadline:
-            raise TimeoutError("the API server did not start within 300 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
 
 
 @dataclass

@@ -101,7 +101,7 @@ def test_migrate_twice_is_a_noop(store: Store, db_url: str, raw: Engine) -> None
     with Store(db_url) as again:  # a second process starting against the same database
         again.migrate()
     with raw.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
 
 
 def test_migration_matches_tables(store: Store, raw: Engine) -> None:

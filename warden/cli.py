@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .banks.cli import bank_app
 from .errors import WardenError
 from .policy.model import PolicyError, load_policy
 from .settings import Settings, get_settings
@@ -33,6 +34,7 @@ data_app = typer.Typer(help="Inspect and export the labelled data sets.", no_arg
 app.add_typer(policy_app, name="policy")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(data_app, name="data")
+app.add_typer(bank_app, name="bank")
 console = Console(stderr=True)
 
 
@@ -148,24 +150,32 @@ def moderate(
     policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
     batch_size: Annotated[int, typer.Option(help="Items per model batch.", min=1, max=1000)] = 256,
     store: Annotated[bool, typer.Option(help="Also store decisions in the database.")] = False,
+    banks: Annotated[bool, typer.Option(help="Match against the banks in the database first.")] = True,
 ) -> None:
     """Moderate a file of items; writes one decision per line."""
     from .content import Content
     from .decision import Decision
     from .moderator import Moderator
+    from .store import Store
 
     settings = _settings(policy)
+    db = None
+    if store or (banks and settings.banks.enabled):
+        db = Store(settings.database_url)
+        db.migrate()
     try:
-        moderator = Moderator.from_settings(settings).load()
+        matcher = None
+        if db is not None and banks and settings.banks.enabled:
+            from .banks.matcher import BankMatcher
+
+            matcher = BankMatcher(settings.banks).load(db.banks)
+        moderator = Moderator.from_settings(settings, banks=matcher).load()
     except (WardenError, FileNotFoundError) as exc:
         _fail(str(exc))
     service = None
-    if store:
+    if store and db is not None:
         from .service import ModerationService
-        from .store import Store
 
-        db = Store(settings.database_url)
-        db.migrate()
         service = ModerationService(moderator, db)
     try:
         rows = list(_read_items(file))
@@ -230,16 +240,19 @@ def _moderate_valid(
     items: list[Content], moderator: Moderator, service: ModerationService | None
 ) -> dict[str, Decision | str]:
     """Decision (or error message) per content id."""
-    if service is None:
-        return {d.content_id: d for d in moderator.moderate(items)}
+
+    def run(batch: list[Content]) -> list[Decision]:
+        return moderator.moderate(batch) if service is None else service.moderate(batch, actor="cli")
+
     try:
-        return {d.content_id: d for d in service.moderate(items, actor="cli")}
+        return {d.content_id: d for d in run(items)}
     except WardenError:
-        # e.g. an id already stored with other content: find the culprit(s) one by one.
+        # e.g. an id already stored with other content, or a malformed hash: find the culprit(s)
+        # one by one so the rest of the chunk still gets decisions.
         outcomes: dict[str, Decision | str] = {}
         for item in items:
             try:
-                [outcomes[item.id]] = service.moderate([item], actor="cli")
+                [outcomes[item.id]] = run([item])
             except WardenError as exc:
                 outcomes[item.id] = str(exc)
         return outcomes

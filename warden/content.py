@@ -12,6 +12,7 @@ from .errors import ValidationError
 from .settings import Limits
 
 ContentKind = Literal["text", "image", "video", "profile", "comment"]
+TEXT_KINDS = frozenset({"text", "comment", "profile"})
 
 
 class Content(BaseModel):
@@ -33,6 +34,14 @@ class Content(BaseModel):
         default=None, max_length=20_000, description="Parent text, e.g. the post a comment replies to."
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
+    hashes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Fingerprints of the item's media computed by the caller, by signal type "
+            "(md5, sha256, pdq, vpdq, tmk_pdqf): matched against the banks. Lets a platform "
+            "that hashes at upload time (as Hasher-Matcher-Actioner deployments do) skip sending media."
+        ),
+    )
 
     @field_validator("id", "text", "context", "author_id", "parent_id", "language")
     @classmethod
@@ -63,7 +72,13 @@ class Content(BaseModel):
     def content_hash(self) -> str:
         """Stable hash of everything that affects a decision (not the id)."""
         payload = json.dumps(
-            {"kind": self.kind, "text": self.text, "language": self.language, "context": self.context},
+            {
+                "kind": self.kind,
+                "text": self.text,
+                "language": self.language,
+                "context": self.context,
+                **({"hashes": {k: sorted(v) for k, v in sorted(self.hashes.items())}} if self.hashes else {}),
+            },
             sort_keys=True,
             ensure_ascii=False,
         )
@@ -80,10 +95,13 @@ def check_item(item: Content, limits: Limits) -> None:
         raise ValidationError(
             f"{item.id}: text has {len(item.text)} characters, limit is {limits.max_text_chars}"
         )
-    if item.kind not in ("text", "comment", "profile"):
+    if item.kind not in TEXT_KINDS and not item.hashes:
         raise ValidationError(
-            f"{item.id}: kind {item.kind!r} is not supported by this version (text, comment and profile are)"
+            f"{item.id}: kind {item.kind!r} needs `hashes` in this version "
+            "(media is matched against the banks by its fingerprints; text, comment and profile are scored)"
         )
+    if sum(len(v) for v in item.hashes.values()) > limits.max_hashes_per_item:
+        raise ValidationError(f"{item.id}: more than {limits.max_hashes_per_item} hashes")
     if len(json.dumps(item.metadata, default=str)) > limits.max_metadata_bytes:
         raise ValidationError(f"{item.id}: metadata exceeds {limits.max_metadata_bytes} bytes")
 

@@ -26,3 +26,7 @@ class MissingExtraError(WardenError):
 
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} needs the optional extra '{extra}': pip install 'warden[{extra}]'")
+
+
+class MediaError(ValidationError):
+    """Media that cannot be decoded safely: corrupt, truncated, too large or of an unknown type (HTTP 422)."""

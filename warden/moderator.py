@@ -9,22 +9,33 @@ Example::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from .content import Content, check_limits
-from .decider import Decider
-from .decision import Decision, Versions
+from .content import TEXT_KINDS, Content, check_limits
+from .decider import ENFORCEMENT, Decider
+from .decision import CategoryScore, Decision, Reason, StageTrace, Versions
 from .detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
 from .detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
 from .detectors.linear import LinearNgramDetector
+from .errors import ValidationError
 from .fusion import FusionModel, route_of
 from .pipeline import Pipeline, Stage
-from .policy.model import Policy, load_policy
+from .policy.model import ActionName, Policy, load_policy
 from .settings import Settings, get_settings
+from .signals import Evidence
 from .text.langid import detect_language
+
+if TYPE_CHECKING:
+    from .banks.matcher import BankMatcher
+    from .banks.model import BankMatch
+    from .banks.signal_types import Fingerprint
+
+BANK_STAGE_COST = 0.01  # relative to the fast n-gram tier (1.0): a hash lookup
 
 
 def build_pipeline(policy: Policy, models_dir: Path, settings: Settings) -> Pipeline:
@@ -42,17 +53,24 @@ def build_pipeline(policy: Policy, models_dir: Path, settings: Settings) -> Pipe
 
 
 class Moderator:
-    def __init__(self, policy: Policy, pipeline: Pipeline, settings: Settings) -> None:
+    """Banks first (a match short-circuits to the bank's action), then the detector cascade."""
+
+    def __init__(
+        self, policy: Policy, pipeline: Pipeline, settings: Settings, banks: BankMatcher | None = None
+    ) -> None:
         self.settings = settings
         self.policy = policy
         self.pipeline = pipeline
         self.decider = Decider(policy, pipeline.fusion)
+        self.banks = banks
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, policy: Policy | None = None) -> Moderator:
+    def from_settings(
+        cls, settings: Settings | None = None, policy: Policy | None = None, banks: BankMatcher | None = None
+    ) -> Moderator:
         settings = settings or get_settings()
         policy = policy or load_policy(settings.policy_path)
-        return cls(policy, build_pipeline(policy, settings.models_dir, settings), settings)
+        return cls(policy, build_pipeline(policy, settings.models_dir, settings), settings, banks=banks)
 
     def load(self) -> Moderator:
         self.pipeline.load()
@@ -60,18 +78,147 @@ class Moderator:
 
     @property
     def versions(self) -> Versions:
-        return Versions(
-            policy=self.policy.full_version,
-            pipeline=self.pipeline.version,
-            models=self.pipeline.model_versions(),
-        )
+        models = self.pipeline.model_versions()
+        if self.banks is not None:
+            models["bank_match"] = f"{self.banks.name}@{self.banks.version}"
+        return Versions(policy=self.policy.full_version, pipeline=self.pipeline.version, models=models)
+
+    def _fingerprints(self, item: Content) -> dict[str, list[Fingerprint]]:
+        """The item's text fingerprints plus the hashes the caller sent (validated here: 422 if bad)."""
+        from .banks.signal_types import Fingerprint, canonical_name
+
+        assert self.banks is not None
+        out = self.banks.text_fingerprints(item.text) if item.text else {}
+        for raw_name, values in item.hashes.items():
+            try:
+                name = canonical_name(raw_name)
+                checked = [Fingerprint(self.banks.types[name].validate(v)) for v in values]
+            except ValueError as exc:
+                raise ValidationError(f"{item.id}: hashes.{raw_name}: {exc}") from None
+            out.setdefault(name, []).extend(checked)
+        return out
+
+    def match_banks(self, items: Sequence[Content]) -> tuple[list[list[BankMatch]], float]:
+        """Bank matches per item and the per-item latency in ms (no matches when banks are off)."""
+        if self.banks is None or not self.settings.banks.enabled:
+            return [[] for _ in items], 0.0
+        started = time.perf_counter()
+        matches = self.banks.match([self._fingerprints(item) for item in items])
+        return matches, (time.perf_counter() - started) * 1000.0 / max(len(items), 1)
 
     def moderate(self, items: Sequence[Content]) -> list[Decision]:
         items = list(items)
         check_limits(items, self.settings.limits)
         if not items:
             return []
-        languages = [item.language or detect_language(item.text) for item in items]
+        languages = [item.language or (detect_language(item.text) if item.text else "und") for item in items]
+        matches, bank_ms = self.match_banks(items)
+        bank_trace = (
+            [
+                StageTrace(
+                    name="banks",
+                    detectors=["bank_match"],
+                    latency_ms=round(bank_ms, 4),
+                    cost=BANK_STAGE_COST,
+                    exited=bool(m),
+                )
+                for m in matches
+            ]
+            if self.banks is not None
+            else [None] * len(items)
+        )
+        decisions: list[Decision | None] = [None] * len(items)
+        for i, item in enumerate(items):
+            if matches[i]:
+                decisions[i] = self._bank_decision(item, languages[i], matches[i], bank_trace[i])
+            elif item.kind not in TEXT_KINDS:
+                decisions[i] = self._unscored_decision(item, languages[i], bank_trace[i])
+        rest = [i for i, d in enumerate(decisions) if d is None]
+        if rest:
+            for i, decision in zip(
+                rest, self._moderate_text([items[i] for i in rest], [languages[i] for i in rest]), strict=True
+            ):
+                trace = bank_trace[i]
+                if trace is not None:
+                    decision.stages.insert(0, trace)
+                decisions[i] = decision
+        return [d for d in decisions if d is not None]
+
+    def _bank_decision(
+        self, item: Content, lang: str, matches: list[BankMatch], trace: StageTrace | None
+    ) -> Decision:
+        """A bank match decides: the bank's action for its category, the match as evidence."""
+        by_category: dict[str, list[BankMatch]] = {}
+        for m in matches:
+            by_category.setdefault(m.category, []).append(m)
+        scores: dict[str, CategoryScore] = {}
+        reasons: list[Reason] = []
+        for cat in self.pipeline.categories:
+            hits = by_category.get(cat)
+            if not hits:
+                scores[cat] = CategoryScore(probability=0.0, evaluated=False)
+                continue
+            action = cast(
+                ActionName,
+                min((m.action for m in hits), key=lambda a: self.decider.rank[cast(ActionName, a)]),
+            )
+            scores[cat] = CategoryScore(
+                probability=1.0, action=action, threshold=1.0, flagged=action in ENFORCEMENT
+            )
+            evidence = [
+                Evidence(
+                    category=cat,
+                    detector="bank_match",
+                    kind="bank_match",
+                    weight=1.0,
+                    detail={
+                        "bank": m.bank,
+                        "entry_id": m.entry_id,
+                        "signal_type": m.signal_type,
+                        "distance": m.distance,
+                        "distance_unit": m.distance_unit,
+                        **m.detail,
+                    },
+                ).to_dict()
+                for m in hits
+            ]
+            reasons.append(
+                Reason(
+                    category=cat,
+                    action=action,
+                    probability=1.0,
+                    threshold=1.0,
+                    clause=self.policy.category(cat).definition.strip(),
+                    evidence=evidence,
+                )
+            )
+        reasons.sort(key=lambda r: self.decider.rank[r.action])
+        return Decision(
+            content_id=item.id,
+            content_hash=item.content_hash(),
+            action=self.decider.overall_action(scores),
+            flagged=any(s.flagged for s in scores.values()),
+            language=lang,
+            categories=scores,
+            reasons=reasons,
+            versions=self.versions,
+            stages=[trace] if trace is not None else [],
+        )
+
+    def _unscored_decision(self, item: Content, lang: str, trace: StageTrace | None) -> Decision:
+        """Media with hashes but no bank match: no media detector scores it in this version."""
+        return Decision(
+            content_id=item.id,
+            content_hash=item.content_hash(),
+            action="allow",
+            flagged=False,
+            language=lang,
+            categories={c: CategoryScore(probability=0.0, evaluated=False) for c in self.pipeline.categories},
+            versions=self.versions,
+            stages=[trace] if trace is not None else [],
+        )
+
+    def _moderate_text(self, items: list[Content], languages: list[str]) -> list[Decision]:
         results = self.pipeline.run(items, languages)
         versions = self.versions
         decisions = []

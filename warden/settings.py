@@ -28,6 +28,40 @@ class Limits(BaseSettings):
     max_request_bytes: int = 10 * 1024 * 1024
     max_id_chars: int = 256
     max_metadata_bytes: int = 16 * 1024
+    max_hashes_per_item: int = 64
+    max_media_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
+    max_video_seconds: float = 600.0
+
+
+class BankSettings(BaseSettings):
+    """Match banks: thresholds per signal type and how fast other processes' changes are seen."""
+
+    enabled: bool = True
+    pdq_max_distance: int = Field(default=31, ge=0, le=31, description="Meta's recommended PDQ match radius.")
+    pdq_min_quality: int = Field(
+        default=50, ge=0, le=100, description="Hashes below are too featureless to match."
+    )
+    vpdq_min_query_match: float = Field(
+        default=0.8, gt=0, le=1, description="Share of the query video's frames that must match the entry."
+    )
+    vpdq_min_entry_match: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of the entry's frames the query must cover (0: trims match).",
+    )
+    tmk_min_level1: float = Field(default=0.7, description="TMK+PDQF cosine of average frame features.")
+    tmk_min_level2: float = Field(default=0.7, description="TMK+PDQF temporal match kernel score.")
+    text_min_jaccard: float = Field(
+        default=0.5, gt=0, le=1, description="Near-duplicate text: Jaccard of normalised character 5-grams."
+    )
+    embedding_min_similarity: float = Field(
+        default=0.9, gt=0, le=1, description="Semantic near-duplicate: cosine of MiniLM embeddings."
+    )
+    refresh_interval_s: float = Field(
+        default=0.5, gt=0, description="How often a server polls the store for bank changes made elsewhere."
+    )
 
 
 class Settings(BaseSettings):
@@ -50,6 +84,7 @@ class Settings(BaseSettings):
     batch_max_size: int = 64
     batch_max_wait_ms: float = 5.0
     limits: Limits = Field(default_factory=Limits)
+    banks: BankSettings = Field(default_factory=BankSettings)
     enable_multilingual: bool = True
     enable_encoder: bool = True
     fast_exit_probability: float | None = Field(

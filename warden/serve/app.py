@@ -16,6 +16,8 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Res
 from pydantic import BaseModel
 
 from .. import __version__
+from ..banks.matcher import BankMatcher
+from ..banks.service import BankService
 from ..content import check_limits
 from ..decision import Decision
 from ..errors import ConflictError, ValidationError
@@ -24,7 +26,7 @@ from ..policy.model import Policy, PolicyError, load_policy_text
 from ..service import ModerationService
 from ..settings import Settings, get_settings
 from ..store import Store
-from . import openai_compat
+from . import banks_api, openai_compat
 from .auth import Principal, ensure_bootstrap_admin, require_roles
 from .batching import BatcherClosedError, MicroBatcher
 from .errors import error_response, install_error_handlers
@@ -78,6 +80,7 @@ TAGS = [
     {"name": "policies", "description": "The active policy, its resolved thresholds and its history."},
     {"name": "openai-compatible", "description": "A drop-in for OpenAI's moderation endpoint."},
     {"name": "admin", "description": "API key management (admin role)."},
+    {"name": "banks", "description": "Banks of known violating content, and lookups against them."},
     {"name": "operations", "description": "Health and Prometheus metrics (no authentication)."},
 ]
 
@@ -106,6 +109,7 @@ class AppState:
     batcher: MicroBatcher
     metrics: Metrics
     active_policy: ActivePolicy
+    banks: BankService | None = None
 
 
 def _state(request: Request) -> AppState:
@@ -420,6 +424,13 @@ def create_app(
                 await asyncio.to_thread(ensure_bootstrap_admin, st, settings.database_url)
             else:
                 log.warning("authentication is DISABLED (auth_enabled=false): for local development only")
+            banks: BankService | None = None
+            if settings.banks.enabled:
+                # The index is rebuilt from the store on every start, so it survives restarts.
+                matcher = await asyncio.to_thread(lambda: BankMatcher(settings.banks).load(st.banks))
+                # A moderator of its own: an injected one may be shared with other apps.
+                mod = Moderator(mod.policy, mod.pipeline, mod.settings, banks=matcher)
+                banks = BankService(st.banks, matcher, mod.policy)
             service = ModerationService(mod, st)
             batcher = MicroBatcher(
                 service.moderate,
@@ -435,9 +446,19 @@ def create_app(
                 batcher=batcher,
                 metrics=metrics_,
                 active_policy=describe_policy(mod),
+                banks=banks,
             )
-            async with batcher:
-                yield
+            refresher = (
+                asyncio.create_task(_refresh_banks(banks, settings.banks.refresh_interval_s))
+                if banks
+                else None
+            )
+            try:
+                async with batcher:
+                    yield
+            finally:
+                if refresher is not None:
+                    refresher.cancel()
         finally:
             if store is None:
                 st.close()
@@ -459,7 +480,20 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_)
     app.include_router(router)
+    app.include_router(banks_api.router)
     return app
+
+
+async def _refresh_banks(banks: BankService, interval_s: float) -> None:
+    """Pick up bank changes made by other processes (CLI imports, other workers)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            changed = await asyncio.to_thread(banks.matcher.refresh, banks.repo)
+            if changed:
+                log.info("banks: %d entries changed elsewhere, index updated", changed)
+        except Exception:  # keep refreshing: a database blip must not stop matching updates
+            log.exception("bank refresh failed; retrying")
 
 
 def run(settings: Settings | None = None, **uvicorn_options: Any) -> None:

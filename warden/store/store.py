@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..decision import Decision
 from ..errors import ConflictError, NotFoundError
+from .banks import BankRepository
 from .engine import MIGRATIONS_DIR, make_engine, normalize_url
 from .tables import ApiKeyRow, AuditRow, DecisionHistoryRow, DecisionRow, PolicyRow
 
@@ -55,6 +56,11 @@ class Store:
         self._engine = make_engine(self._url)
         # expire_on_commit=False: rows are turned into plain values after the session closes.
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @property
+    def banks(self) -> BankRepository:
+        """Match banks and their entries."""
+        return BankRepository(self._sessions)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

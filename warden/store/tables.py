@@ -13,11 +13,14 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -126,3 +129,44 @@ class AuditRow(Base):
     object_type: Mapped[str] = mapped_column(String)
     object_id: Mapped[str] = mapped_column(String, index=True)
     detail: Mapped[dict[str, Any]]
+
+
+class BankRow(Base):
+    """A named collection of known violating content and the category and action a match implies."""
+
+    __tablename__ = "banks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String, unique=True)
+    category: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class BankEntryRow(Base):
+    """One fingerprint in a bank. Values are immutable; entries are enabled, disabled or deleted
+    (soft: kept for the audit trail). `updated_at` drives incremental index refreshes."""
+
+    __tablename__ = "bank_entries"
+    __table_args__ = (
+        UniqueConstraint("bank_id", "value_key", name="uq_bank_entries_bank_id"),
+        Index("ix_bank_entries_updated_at", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(Integer, ForeignKey("banks.id", ondelete="CASCADE"), index=True)
+    signal_type: Mapped[str] = mapped_column(String)
+    value: Mapped[str] = mapped_column(Text)
+    value_key: Mapped[str] = mapped_column(String)  # sha256 of type + value: uniqueness on long values
+    quality: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String)
+    added_at: Mapped[datetime]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
