@@ -17,9 +17,10 @@ RESULTS_DIR = Path("bench/results")
 
 
 def _areas() -> dict[str, Callable[[], dict[str, float]]]:
+    from .banks import run as banks
     from .text import run as text
 
-    return {"text": text}
+    return {"banks": banks, "text": text}
 
 
 def run_benchmarks(area: str | None = None, results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, float]]:
