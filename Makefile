@@ -21,7 +21,9 @@ system-deps:
 
 $(VENV)/.setup-done: pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[dev,video]'
+	# torch first and pinned: the CPU build; anything resolving torch later finds it satisfied.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,video,graph]'
 	touch $@
 
 setup: $(VENV)/.setup-done

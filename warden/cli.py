@@ -18,6 +18,7 @@ from rich.table import Table
 
 from .banks.cli import bank_app
 from .errors import WardenError
+from .graph.cli import graph_app
 from .policy.model import PolicyError, load_policy
 from .settings import Settings, get_settings
 
@@ -35,6 +36,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(data_app, name="data")
 app.add_typer(bank_app, name="bank")
+app.add_typer(graph_app, name="graph")
 console = Console(stderr=True)
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .banks.matcher import BankMatcher
     from .banks.model import BankMatch
     from .banks.signal_types import Fingerprint
+    from .graph.signal import AccountRiskScorer
 
 BANK_STAGE_COST = 0.01  # relative to the fast n-gram tier (1.0): a hash lookup
 
@@ -56,21 +57,32 @@ class Moderator:
     """Banks first (a match short-circuits to the bank's action), then the detector cascade."""
 
     def __init__(
-        self, policy: Policy, pipeline: Pipeline, settings: Settings, banks: BankMatcher | None = None
+        self,
+        policy: Policy,
+        pipeline: Pipeline,
+        settings: Settings,
+        banks: BankMatcher | None = None,
+        account_risk: AccountRiskScorer | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
         self.pipeline = pipeline
         self.decider = Decider(policy, pipeline.fusion)
         self.banks = banks
+        self.account_risk = account_risk
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, policy: Policy | None = None, banks: BankMatcher | None = None
+        cls,
+        settings: Settings | None = None,
+        policy: Policy | None = None,
+        banks: BankMatcher | None = None,
+        account_risk: AccountRiskScorer | None = None,
     ) -> Moderator:
         settings = settings or get_settings()
         policy = policy or load_policy(settings.policy_path)
-        return cls(policy, build_pipeline(policy, settings.models_dir, settings), settings, banks=banks)
+        pipeline = build_pipeline(policy, settings.models_dir, settings)
+        return cls(policy, pipeline, settings, banks=banks, account_risk=account_risk)
 
     def load(self) -> Moderator:
         self.pipeline.load()
@@ -134,6 +146,15 @@ class Moderator:
             elif item.kind not in TEXT_KINDS:
                 decisions[i] = self._unscored_decision(item, languages[i], bank_trace[i])
         rest = [i for i, d in enumerate(decisions) if d is None]
+        if rest and self.account_risk is not None:
+            texts = self._moderate_text([items[i] for i in rest], [languages[i] for i in rest])
+            self._apply_account_risk([items[i] for i in rest], texts)
+            for i, decision in zip(rest, texts, strict=True):
+                trace = bank_trace[i]
+                if trace is not None:
+                    decision.stages.insert(0, trace)
+                decisions[i] = decision
+            rest = []
         if rest:
             for i, decision in zip(
                 rest, self._moderate_text([items[i] for i in rest], [languages[i] for i in rest]), strict=True
@@ -143,6 +164,56 @@ class Moderator:
                     decision.stages.insert(0, trace)
                 decisions[i] = decision
         return [d for d in decisions if d is not None]
+
+    def _apply_account_risk(self, items: list[Content], decisions: list[Decision]) -> None:
+        """A borderline item from a risky author (in a coordinated group, or graph risk >= review_at) goes
+        to review instead of being allowed; the graph stage is recorded either way.
+
+        An explicit rule rather than a fused feature: fusion was trained without account signals,
+        and a reviewer, not the model, should settle "borderline text from a suspicious account"."""
+        assert self.account_risk is not None
+        started = time.perf_counter()
+        signals = self.account_risk.score([item.author_id for item in items])
+        per_item_ms = (time.perf_counter() - started) * 1000.0 / max(len(items), 1)
+        review_at = self.settings.account_risk_review_at
+        share = self.settings.account_risk_borderline
+        for decision, signal in zip(decisions, signals, strict=True):
+            if not signal.applicable:
+                continue
+            risk = signal.scores.get("account_risk", 0.0)
+            coordinated = signal.scores.get("coordinated", 0.0) >= 1.0
+            decision.stages.append(
+                StageTrace(
+                    name="graph", detectors=[signal.detector], latency_ms=round(per_item_ms, 4), cost=0.0
+                )
+            )
+            if (risk < review_at and not coordinated) or decision.action != "allow":
+                continue
+            route = route_of(decision.language)
+            borderline = [
+                (cat, score.probability, self.decider.flag_threshold(cat, route) * share)
+                for cat, score in decision.categories.items()
+            ]
+            hits = [b for b in borderline if b[1] >= b[2]]
+            if not hits:
+                continue
+            cat, probability, threshold = max(hits, key=lambda b: b[1] / max(b[2], 1e-9))
+            decision.action = "review"
+            decision.categories[cat].action = "review"
+            decision.reasons.append(
+                Reason(
+                    category=cat,
+                    action="review",
+                    probability=probability,
+                    threshold=round(threshold, 6),
+                    clause=(
+                        f"borderline {cat} from an account in a coordinated group"
+                        if coordinated
+                        else f"borderline {cat} from an account with graph risk {risk:.2f} >= {review_at:g}"
+                    ),
+                    evidence=[ev.to_dict() for ev in signal.evidence],
+                )
+            )
 
     def _bank_decision(
         self, item: Content, lang: str, matches: list[BankMatch], trace: StageTrace | None

@@ -87,6 +87,18 @@ class Settings(BaseSettings):
     banks: BankSettings = Field(default_factory=BankSettings)
     enable_multilingual: bool = True
     enable_encoder: bool = True
+    account_risk_review_at: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Graph risk of an author at which borderline items go to review instead of allow.",
+    )
+    account_risk_borderline: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Borderline = a category's probability is at least this share of its flag threshold.",
+    )
     fast_exit_probability: float | None = Field(
         default=0.995, description="Skip the encoder tier when the fast tier is this sure of a violation."
     )

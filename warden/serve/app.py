@@ -21,6 +21,10 @@ from ..banks.service import BankService
 from ..content import check_limits
 from ..decision import Decision
 from ..errors import ConflictError, ValidationError
+from ..graph.api import router as graph_router
+from ..graph.config import GraphSettings
+from ..graph.service import GraphService
+from ..graph.signal import AccountRiskScorer
 from ..moderator import Moderator
 from ..policy.model import Policy, PolicyError, load_policy_text
 from ..service import ModerationService
@@ -81,6 +85,7 @@ TAGS = [
     {"name": "openai-compatible", "description": "A drop-in for OpenAI's moderation endpoint."},
     {"name": "admin", "description": "API key management (admin role)."},
     {"name": "banks", "description": "Banks of known violating content, and lookups against them."},
+    {"name": "graph", "description": "Interaction graph: ingest events, account risk, coordinated groups."},
     {"name": "operations", "description": "Health and Prometheus metrics (no authentication)."},
 ]
 
@@ -425,12 +430,17 @@ def create_app(
             else:
                 log.warning("authentication is DISABLED (auth_enabled=false): for local development only")
             banks: BankService | None = None
+            matcher: BankMatcher | None = None
             if settings.banks.enabled:
                 # The index is rebuilt from the store on every start, so it survives restarts.
                 matcher = await asyncio.to_thread(lambda: BankMatcher(settings.banks).load(st.banks))
-                # A moderator of its own: an injected one may be shared with other apps.
-                mod = Moderator(mod.policy, mod.pipeline, mod.settings, banks=matcher)
                 banks = BankService(st.banks, matcher, mod.policy)
+            graph = await asyncio.to_thread(GraphService.from_settings, GraphSettings())
+            app.state.warden_graph = graph
+            # A moderator of its own: an injected one may be shared with other apps.
+            mod = Moderator(
+                mod.policy, mod.pipeline, mod.settings, banks=matcher, account_risk=AccountRiskScorer(graph)
+            )
             service = ModerationService(mod, st)
             batcher = MicroBatcher(
                 service.moderate,
@@ -481,6 +491,7 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_)
     app.include_router(router)
     app.include_router(banks_api.router)
+    app.include_router(graph_router)
     return app
 
 
