@@ -8,12 +8,12 @@ module to keep the run fast.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from support import DATA_DIR, require_data
 
 from warden.errors import MissingDataError
 from warden.learn import (
@@ -33,17 +33,9 @@ from warden.learn import (
 )
 from warden.settings import DEFAULT_POLICY_PATH
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("WARDEN_DATA_DIR") or REPO.parent / "shared" / "data")
-
 
 def _require_data() -> Path:
-    if DATA_DIR.is_dir():
-        return DATA_DIR
-    reason = f"data root {DATA_DIR} not found (set WARDEN_DATA_DIR)"
-    if os.environ.get("WARDEN_REQUIRE_DATA") == "1":
-        pytest.fail(f"WARDEN_REQUIRE_DATA=1 but {reason}")
-    pytest.skip(reason)
+    return require_data()
 
 
 @pytest.fixture(scope="module")

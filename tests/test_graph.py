@@ -7,20 +7,18 @@ case it fails. The whole evaluation runs once per module (about 25 s on 2 cores)
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from support import DATA_DIR, require_data
 
 from warden.errors import MissingDataError
 from warden.graph.coordination import CoordinationDetector
 from warden.graph.data import load_alpha, load_otc
 from warden.graph.evaluate import run_evaluation
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("WARDEN_DATA_DIR") or REPO.parent / "shared" / "data")
 NEEDED = [
     "bitcoin-otc-trust-graph/soc-sign-bitcoinotc.csv.gz",
     "bitcoin-alpha-trust-graph/soc-sign-bitcoinalpha.csv",
@@ -28,13 +26,9 @@ NEEDED = [
 
 
 def _require_data() -> Path:
-    missing = [p for p in NEEDED if not (DATA_DIR / p).exists()]
-    if not missing:
-        return DATA_DIR
-    reason = f"graph data missing under {DATA_DIR}: {missing} (set WARDEN_DATA_DIR)"
-    if os.environ.get("WARDEN_REQUIRE_DATA") == "1":
-        pytest.fail(f"WARDEN_REQUIRE_DATA=1 but {reason}")
-    pytest.skip(reason)
+    for path in NEEDED:
+        require_data(path)
+    return DATA_DIR
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,7 @@ and the `warden graph` Typer commands."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,8 +11,8 @@ from types import SimpleNamespace
 import httpx
 import pytest
 import typer
-import uvicorn
 from fastapi import FastAPI
+from support import serve_app
 from typer.testing import CliRunner
 
 from warden.graph.api import router
@@ -44,28 +40,6 @@ def _events(prefix: str = "bot", accounts: int = 5, targets: int = 12) -> list[d
     ]
 
 
-@contextlib.contextmanager
-def _serve(app: FastAPI) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the graph API server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     db = tmp_path_factory.mktemp("graph-api") / "warden.db"
@@ -78,7 +52,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[st
     app.state.warden = SimpleNamespace(settings=Settings(auth_enabled=True), store=store)
     app.state.warden_graph = GraphService()
     app.include_router(router)
-    with _serve(app) as url:
+    with serve_app(app, lifespan="off") as url:
         yield url, keys
     store.close()
 

@@ -264,6 +264,22 @@ class Moderator:
                 )
             )
         reasons.sort(key=lambda r: self.decider.rank[r.action])
+        return self._decision(item, lang, scores, reasons, [trace] if trace else [], self.versions)
+
+    def _unscored_decision(self, item: Content, lang: str, trace: StageTrace | None) -> Decision:
+        """Media with hashes but no bank match: no media detector scores it in this version."""
+        scores = {c: CategoryScore(probability=0.0, evaluated=False) for c in self.pipeline.categories}
+        return self._decision(item, lang, scores, [], [trace] if trace else [], self.versions)
+
+    def _decision(
+        self,
+        item: Content,
+        lang: str,
+        scores: dict[str, CategoryScore],
+        reasons: list[Reason],
+        stages: list[StageTrace],
+        versions: Versions,
+    ) -> Decision:
         return Decision(
             content_id=item.id,
             content_hash=item.content_hash(),
@@ -272,21 +288,8 @@ class Moderator:
             language=lang,
             categories=scores,
             reasons=reasons,
-            versions=self.versions,
-            stages=[trace] if trace is not None else [],
-        )
-
-    def _unscored_decision(self, item: Content, lang: str, trace: StageTrace | None) -> Decision:
-        """Media with hashes but no bank match: no media detector scores it in this version."""
-        return Decision(
-            content_id=item.id,
-            content_hash=item.content_hash(),
-            action="allow",
-            flagged=False,
-            language=lang,
-            categories={c: CategoryScore(probability=0.0, evaluated=False) for c in self.pipeline.categories},
-            versions=self.versions,
-            stages=[trace] if trace is not None else [],
+            versions=versions,
+            stages=stages,
         )
 
     def _moderate_text(self, items: list[Content], languages: list[str]) -> list[Decision]:
@@ -307,19 +310,8 @@ class Moderator:
                     evidence.setdefault(ev.category, []).append(ev.to_dict())
             for cat in evidence:
                 evidence[cat].sort(key=lambda e: -e["weight"])
-            decisions.append(
-                Decision(
-                    content_id=item.id,
-                    content_hash=item.content_hash(),
-                    action=self.decider.overall_action(scores),
-                    flagged=any(s.flagged for s in scores.values()),
-                    language=lang,
-                    categories=scores,
-                    reasons=self.decider.reasons(scores, evidence),
-                    versions=versions,
-                    stages=result.stages,
-                )
-            )
+            reasons = self.decider.reasons(scores, evidence)
+            decisions.append(self._decision(item, lang, scores, reasons, result.stages, versions))
         return decisions
 
     def probabilities(self, items: Sequence[Content]) -> np.ndarray:

@@ -21,7 +21,6 @@ from ..banks.service import BankService
 from ..content import check_limits
 from ..decision import Decision
 from ..errors import ConflictError, ValidationError
-from ..graph.api import router as graph_router
 from ..graph.config import GraphSettings
 from ..graph.service import GraphService
 from ..graph.signal import AccountRiskScorer
@@ -491,6 +490,9 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_)
     app.include_router(router)
     app.include_router(banks_api.router)
+    # Imported here: warden.graph.api uses warden.serve.auth, whose package imports this module.
+    from ..graph.api import router as graph_router
+
     app.include_router(graph_router)
     return app
 
