@@ -385,6 +385,59 @@ def policy_validate(file: Annotated[Path, typer.Argument(help="Policy YAML to ch
     console.print(f"[green]valid[/]: {p.full_version} with {len(p.categories)} categories")
 
 
+@policy_app.command("backtest")
+def policy_backtest(
+    new_policy: Annotated[
+        Path, typer.Argument(help="The candidate policy YAML.", exists=True, dir_okay=False)
+    ],
+    data: Annotated[Path, typer.Option("--data", help="JSONL or CSV items (id, text).", exists=True)],
+    against: Annotated[
+        Path | None, typer.Option(help="Policy to compare with (default: the active one).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N items.", min=1)] = None,
+    examples: Annotated[int, typer.Option(help="Flipped items to show.", min=0)] = 10,
+    out: Annotated[Path | None, typer.Option(help="Write the full report as JSON here.")] = None,
+) -> None:
+    """Show how decisions would change under NEW_POLICY: actions, flagged categories, flipped items."""
+    from .content import Content
+    from .moderator import Moderator
+    from .policy.backtest import backtest
+
+    settings = get_settings()
+    try:
+        candidate = load_policy(new_policy)
+        active = load_policy(against or settings.policy_path)
+        rows = [r for r in _read_items(data) if _ERROR not in r]
+    except (PolicyError, WardenError) as exc:
+        _fail(str(exc))
+    items = [Content.model_validate({k: v for k, v in r.items() if k in Content.model_fields}) for r in rows]
+    items = items[:limit] if limit else items
+    with console.status("loading models for both policies"):
+        old = Moderator.from_settings(settings, policy=active).load()
+        new = Moderator.from_settings(settings, policy=candidate).load()
+    with _progress() as bar:
+        task = bar.add_task(f"backtesting {data.name}", total=len(items))
+        report = backtest(old, new, items, progress=lambda n: bar.advance(task, n))
+    actions = Table("action", active.full_version, candidate.full_version, title=f"{len(items):,} items")
+    for action in sorted(set(report.old_actions) | set(report.new_actions)):
+        actions.add_row(action, f"{report.old_actions[action]:,}", f"{report.new_actions[action]:,}")
+    flagged = Table("category flagged", "old", "new", "change")
+    for cat in sorted(set(report.old_flagged) | set(report.new_flagged)):
+        before, after = report.old_flagged[cat], report.new_flagged[cat]
+        flagged.add_row(cat, f"{before:,}", f"{after:,}", f"{after - before:+,}")
+    flips = Table("id", "text", "old", "new", title=f"{report.changed:,} items change action")
+    for flip in report.flips[:examples]:
+        old_side = f"{flip.old_action} {','.join(flip.old_categories)}"
+        new_side = f"{flip.new_action} {','.join(flip.new_categories)}"
+        flips.add_row(flip.content_id, flip.text[:70], old_side, new_side)
+    out_console = Console()
+    for table in (actions, flagged, flips):
+        out_console.print(table)
+    if out:
+        out.write_text(json.dumps(report.to_dict(max_examples=1000), indent=1) + "\n", encoding="utf-8")
+        console.print(f"report: {out}")
+
+
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Argument(help="A unique name for the key.")],

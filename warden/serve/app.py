@@ -6,14 +6,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..banks.matcher import BankMatcher
@@ -24,7 +24,7 @@ from ..errors import ConflictError, ValidationError
 from ..graph.config import GraphSettings
 from ..graph.service import GraphService
 from ..graph.signal import AccountRiskScorer
-from ..moderator import Moderator
+from ..moderator import Moderator, build_pipeline
 from ..policy.model import Policy, PolicyError, load_policy_text
 from ..service import ModerationService
 from ..settings import Settings, get_settings
@@ -114,6 +114,11 @@ class AppState:
     metrics: Metrics
     active_policy: ActivePolicy
     banks: BankService | None = None
+    policy_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending_yaml: dict[str, str] = field(default_factory=dict)
+
+    def yaml_of(self, policy: Policy) -> str:
+        return self.pending_yaml.pop(policy.full_version, None) or _policy_yaml(policy, self.settings)
 
 
 def _state(request: Request) -> AppState:
@@ -146,9 +151,12 @@ def _load_moderator(settings: Settings) -> Moderator:
 
 
 def _record_active_policy(store: Store, policy: Policy, settings: Settings) -> None:
+    _record_policy_text(store, policy, _policy_yaml(policy, settings), "system:serve")
+
+
+def _record_policy_text(store: Store, policy: Policy, yaml_text: str, actor: str) -> None:
     try:
-        yaml_text = _policy_yaml(policy, settings)
-        store.record_policy(policy.name, policy.version, policy.full_version, yaml_text, actor="system:serve")
+        store.record_policy(policy.name, policy.version, policy.full_version, yaml_text, actor=actor)
     except ConflictError as exc:
         # Same rules, different file text (e.g. edited comments): the recorded version stands.
         log.warning("%s; keeping the text recorded first", exc)
@@ -296,6 +304,52 @@ def policies(
         for row in state.store.list_policies()
     ]
     return PoliciesResponse(active=state.active_policy, history=history)
+
+
+class PolicyActivate(BaseModel):
+    yaml: str = Field(min_length=1, max_length=1_000_000, description="The complete policy YAML.")
+
+
+def _swap_policy(state: AppState, policy: Policy, actor: str) -> ActivePolicy:
+    """Build and load a moderator for `policy`, record it, then switch every reference at once."""
+    current = state.moderator
+    pipeline = build_pipeline(policy, state.settings.models_dir, state.settings)
+    fresh = Moderator(
+        policy, pipeline, state.settings, banks=current.banks, account_risk=current.account_risk
+    ).load()
+    _record_policy_text(state.store, policy, state.yaml_of(policy), actor)
+    state.moderator = fresh
+    state.service.moderator = fresh  # the batcher calls the service: next batch uses the new policy
+    if state.banks is not None:
+        state.banks.policy = policy
+    state.active_policy = describe_policy(fresh)
+    state.store.append_audit(
+        actor, "policy.activate", "policy", policy.full_version, {"previous": current.policy.full_version}
+    )
+    return state.active_policy
+
+
+@router.put(
+    "/v1/policies/active",
+    tags=["policies"],
+    summary="Activate a new policy version (hot reload)",
+    response_model=ActivePolicy,
+    responses=_errors(400, 401, 403, 409, 413, 415, 422),
+)
+async def activate_policy(
+    request: Request, body: PolicyActivate, principal: Principal = Depends(require_roles("admin"))
+) -> ActivePolicy:
+    """Validate the YAML (422 lists every problem with its line), load the models for it and switch
+    over without a restart. A new category is scored at once by its policy examples (few-shot) and,
+    when enabled, the LLM judge. Decisions name the policy version that made them. Audited."""
+    try:
+        policy = load_policy_text(body.yaml, "request body")
+    except PolicyError as exc:
+        raise ValidationError("; ".join(exc.problems)) from None
+    state = _state(request)
+    state.pending_yaml[policy.full_version] = body.yaml
+    async with state.policy_lock:
+        return await asyncio.to_thread(_swap_policy, state, policy, principal.actor)
 
 
 @router.post(
