@@ -478,6 +478,48 @@ def data_export(
     console.print(f"wrote {len(chosen):,} items to {out}")
 
 
+cascade_app = typer.Typer(
+    help="The cost-aware cascade: fit where each stage lets items leave.", no_args_is_help=True
+)
+app.add_typer(cascade_app, name="cascade")
+
+
+@cascade_app.command("fit")
+def cascade_fit(
+    sample: Annotated[
+        int, typer.Option(help="Validation items to fit on (calibration split).", min=100)
+    ] = 3000,
+    max_missed: Annotated[
+        float, typer.Option(help="Share of full-cascade flags early exits may lose.")
+    ] = 0.01,
+    data_dir: Annotated[Path | None, typer.Option(help="Root of the data sets.")] = None,
+) -> None:
+    """Fit the benign-exit thresholds on validation data and write cascade.json beside the models."""
+    from .cascade import fit_cascade, validation_sample
+    from .moderator import Moderator
+
+    settings = get_settings().model_copy(update={"cascade_exits": False})
+    try:
+        items, truth = validation_sample(data_dir or settings.data_dir, sample)
+    except WardenError as exc:
+        _fail(str(exc))
+    moderator = Moderator.from_settings(settings).load()
+    with console.status(f"running the full cascade on {len(items):,} validation items"):
+        plan = fit_cascade(moderator, items, truth, max_missed=max_missed)
+    table = Table("exit_below", "escalated", "agreement", "F1", "cost / 1,000", title="fast-stage trade-off")
+    for row in plan.tradeoff:
+        table.add_row(
+            f"{row['exit_below']:g}",
+            f"{row['escalated_share']:.1%}",
+            f"{row['agreement_with_full_cascade']:.1%}",
+            f"{row['f1']:.3f}",
+            f"{row['cost_per_1000']:,.0f}",
+        )
+    Console().print(table)
+    path = plan.save(settings.models_dir)
+    console.print(f"exits {plan.exit_below} -> {path}")
+
+
 @app.command()
 def bench(
     area: Annotated[str | None, typer.Option(help="One area (e.g. text); default all.")] = None,

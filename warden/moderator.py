@@ -23,7 +23,7 @@ from .detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
 from .detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
 from .detectors.linear import LinearNgramDetector
 from .errors import ValidationError
-from .fusion import FusionModel, route_of
+from .fusion import ROUTES, FusionModel, route_of
 from .pipeline import Pipeline, Stage
 from .policy.model import ActionName, Policy, load_policy
 from .settings import Settings, get_settings
@@ -46,9 +46,19 @@ def build_pipeline(policy: Policy, models_dir: Path, settings: Settings) -> Pipe
         encoder_stage += [MiniLMHeadDetector(models_dir), MiniLMFewShotDetector(policy)]
     if settings.enable_multilingual:
         encoder_stage += [E5HeadDetector(models_dir), E5FewShotDetector(policy)]
-    stages = [Stage("fast", [LinearNgramDetector(models_dir)], exit_at=settings.fast_exit_probability)]
+    from .cascade import CascadePlan
+
+    plan = CascadePlan.load(models_dir) if settings.cascade_exits else None
+    exits = plan.exit_below if plan else {}
+    fast = Stage(
+        "fast",
+        [LinearNgramDetector(models_dir)],
+        exit_at=settings.fast_exit_probability,
+        exit_below=exits.get("fast"),
+    )
+    stages = [fast]
     if encoder_stage:
-        stages.append(Stage("encoder", encoder_stage))
+        stages.append(Stage("encoder", encoder_stage, exit_below=exits.get("encoder")))
     fusion = FusionModel.load(models_dir)
     return Pipeline(stages, fusion, policy.category_ids)
 
@@ -70,6 +80,11 @@ class Moderator:
         self.decider = Decider(policy, pipeline.fusion)
         self.banks = banks
         self.account_risk = account_risk
+        # Benign exits are relative to each category's flag threshold, which the Decider resolves.
+        pipeline.flag_thresholds = {
+            route: np.array([self.decider.flag_threshold(c, route) for c in pipeline.categories])
+            for route in ROUTES
+        }
 
     @classmethod
     def from_settings(

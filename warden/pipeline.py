@@ -25,6 +25,9 @@ class Stage:
     # Items whose fused probability for some category reaches this after the stage skip the
     # rest of the cascade (a confident violation needs no more expensive evidence).
     exit_at: float | None = None
+    # Items whose every category stays below this share of its flag threshold skip the rest
+    # (confidently benign). Chosen on validation data by `warden cascade fit`.
+    exit_below: float | None = None
 
     @property
     def cost(self) -> float:
@@ -37,6 +40,8 @@ class ItemResult:
     probabilities: np.ndarray | None = None
     evaluated: np.ndarray | None = None
     stages: list[StageTrace] = field(default_factory=list)
+    # Fused probabilities after each stage that ran (for fitting and explaining the cascade).
+    stage_probabilities: list[np.ndarray] = field(default_factory=list)
 
 
 class Pipeline:
@@ -48,6 +53,9 @@ class Pipeline:
         self.stages = stages
         self.fusion = fusion
         self.categories = list(categories)
+        # Per route, each category's flag threshold: `exit_below` is relative to these. Set by the
+        # Moderator from its Decider; without them benign exits are off.
+        self.flag_thresholds: dict[str, np.ndarray] = {}
         self._load_lock = threading.Lock()
         self._loaded = False
 
@@ -64,7 +72,12 @@ class Pipeline:
     @property
     def version(self) -> str:
         spec = [
-            {"stage": s.name, "detectors": [d.identity for d in s.detectors], "exit_at": s.exit_at}
+            {
+                "stage": s.name,
+                "detectors": [d.identity for d in s.detectors],
+                "exit_at": s.exit_at,
+                "exit_below": s.exit_below,
+            }
             for s in self.stages
         ]
         spec_json = json.dumps({"stages": spec, "fusion": self.fusion.version}, sort_keys=True)
@@ -75,7 +88,18 @@ class Pipeline:
         out["fusion"] = self.fusion.version
         return out
 
-    def run(self, items: Sequence[Content], languages: Sequence[str]) -> list[ItemResult]:
+    def _benign(self, probs: np.ndarray, language: str, exit_below: float | None) -> bool:
+        from .fusion import route_of
+
+        flags = self.flag_thresholds.get(route_of(language))
+        if exit_below is None or flags is None:
+            return False
+        return bool((probs / np.maximum(flags, 1e-9)).max() < exit_below)
+
+    def run(
+        self, items: Sequence[Content], languages: Sequence[str], early_exit: bool = True
+    ) -> list[ItemResult]:
+        """Run the stages; `early_exit=False` runs every stage for every item (cascade fitting)."""
         self.load()
         results = [ItemResult() for _ in items]
         active = list(range(len(items)))
@@ -104,7 +128,10 @@ class Pipeline:
             for row, i in enumerate(active):
                 results[i].probabilities = probs[row]
                 results[i].evaluated = evaluated[row]
-                exits = (not last) and stage.exit_at is not None and bool(probs[row].max() >= stage.exit_at)
+                results[i].stage_probabilities.append(probs[row])
+                sure = stage.exit_at is not None and bool(probs[row].max() >= stage.exit_at)
+                benign = self._benign(probs[row], languages[i], stage.exit_below)
+                exits = early_exit and not last and (sure or benign)
                 results[i].stages.append(
                     StageTrace(
                         name=stage.name,

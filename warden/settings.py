@@ -99,6 +99,10 @@ class Settings(BaseSettings):
         le=1,
         description="Borderline = a category's probability is at least this share of its flag threshold.",
     )
+    cascade_exits: bool = Field(
+        default=True,
+        description="Let confidently benign items leave the cascade early (thresholds in cascade.json).",
+    )
     fast_exit_probability: float | None = Field(
         default=0.995, description="Skip the encoder tier when the fast tier is this sure of a violation."
     )

@@ -56,6 +56,18 @@ class Metrics:
             buckets=STAGE_BUCKETS,
             registry=self.registry,
         )
+        self.stage_cost = Counter(
+            "warden_stage_cost",
+            "Relative cost spent per stage (fast n-gram tier = 1 per item), from fresh decisions.",
+            ["stage"],
+            registry=self.registry,
+        )
+        self.stage_exits = Counter(
+            "warden_stage_exits",
+            "Items that left the cascade after a stage (confidently benign, violating or bank match).",
+            ["stage"],
+            registry=self.registry,
+        )
         self.errors = Counter(
             "warden_http_errors",
             "HTTP responses with a status of 400 or more.",
@@ -73,6 +85,9 @@ class Metrics:
             if decision.created_at >= since:
                 for stage in decision.stages:
                     self.stage_latency.labels(stage.name).observe(stage.latency_ms / 1000.0)
+                    self.stage_cost.labels(stage.name).inc(stage.cost)
+                    if stage.exited:
+                        self.stage_exits.labels(stage.name).inc()
             else:
                 self.replayed.inc()
 

@@ -1,0 +1,48 @@
+"""The cost-aware cascade: benign exits fitted on validation data, items that leave early, and the
+trade-off the fit reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support import require_data
+
+from warden.cascade import CANDIDATES, CascadePlan, fit_cascade, validation_sample
+from warden.content import Content
+from warden.moderator import Moderator
+from warden.settings import get_settings
+
+BENIGN = "Lovely weather for a walk in the park this afternoon."
+
+
+def test_fit_on_validation_data_and_round_trip(tmp_path: Path) -> None:
+    items, truth = validation_sample(require_data(), 300, seed=1)
+    assert len(items) == 300 and 0 < truth.sum() < 300
+    moderator = Moderator.from_settings(get_settings().model_copy(update={"cascade_exits": False})).load()
+    plan = fit_cascade(moderator, items, truth, max_missed=0.01)
+    assert set(plan.exit_below) <= {"fast"} and all(v in CANDIDATES for v in plan.exit_below.values())
+    rows = {row["exit_below"]: row for row in plan.tradeoff}
+    assert rows[0.0]["escalated_share"] == 1.0 and rows[0.0]["agreement_with_full_cascade"] == 1.0
+    shares = [rows[t]["escalated_share"] for t in CANDIDATES]
+    assert shares == sorted(shares, reverse=True)  # higher exit threshold, fewer items go on
+    plan.save(tmp_path)
+    assert CascadePlan.load(tmp_path) == plan
+
+
+def test_shipped_plan_lets_confident_items_leave_early() -> None:
+    plan = CascadePlan.load(get_settings().models_dir)
+    assert plan is not None and plan.exit_below.get("fast", 0) > 0
+    moderator = Moderator.from_settings().load()
+    benign, borderline = moderator.moderate(
+        [
+            Content(id="b", text=BENIGN),
+            Content(id="x", text="you are kind of annoying tbh"),
+        ]
+    )
+    assert [s.name for s in benign.stages] == ["fast"] and benign.stages[0].exited
+    assert [s.name for s in borderline.stages] == ["fast", "encoder"]
+    assert benign.action == "allow"
+    # Switching exits off runs every stage.
+    full = Moderator.from_settings(get_settings().model_copy(update={"cascade_exits": False})).load()
+    stages = full.moderate([Content(id="b", text=BENIGN)])[0].stages
+    assert [s.name for s in stages] == ["fast", "encoder"]
