@@ -57,3 +57,15 @@ def test_only_the_uncertain_band_reaches_the_judge(moderator: Moderator, tmp_pat
     store.save_decisions([borderline], actor="test")
     assert store.get_decision(borderline.decision_id).judge == judged
     store.close()
+
+
+def test_cli_judge_eval_reports_agreement(moderator: Moderator) -> None:
+    from typer.testing import CliRunner
+
+    from warden.cli import app
+
+    result = CliRunner().invoke(
+        app, ["judge", "eval", "--dataset", "sms-spam-collection", "--category", "spam_scam", "-n", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "kappa" in result.output and "sms-spam-collection" in result.output

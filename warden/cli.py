@@ -520,6 +520,37 @@ def cascade_fit(
     console.print(f"exits {plan.exit_below} -> {path}")
 
 
+judge_app = typer.Typer(help="The LLM policy judge.", no_args_is_help=True)
+app.add_typer(judge_app, name="judge")
+
+
+@judge_app.command("eval")
+def judge_eval(
+    dataset: Annotated[str, typer.Option(help="Data set name, e.g. sms-spam-collection.")],
+    category: Annotated[str, typer.Option(help="Policy category to ask about, e.g. spam_scam.")],
+    n: Annotated[int, typer.Option("-n", help="Items (half violating, half not).", min=2)] = 200,
+    split: Annotated[str, typer.Option(help="Split to sample.")] = "test",
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Agreement of the configured judge with a data set's labels (accuracy, kappa, F1, items/s)."""
+    from .llm.evaluate import measure_agreement, sample_items
+    from .llm.judge import PolicyJudge
+
+    settings = get_settings()
+    judge_settings = settings.judge.model_copy(update={"categories": [category], "cache_size": 0})
+    try:
+        items = sample_items(settings.data_dir, dataset, category, n, split, True, seed)
+        judge = PolicyJudge(load_policy(settings.policy_path), settings=judge_settings)
+        with console.status(f"judging {len(items)} items"):
+            result = measure_agreement(judge, items, category)
+    except (WardenError, ValueError) as exc:
+        _fail(str(exc))
+    table = Table("figure", "value", title=f"judge {judge.model_id} on {dataset} / {category}")
+    for key, value in result.to_dict().items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
 @app.command()
 def bench(
     area: Annotated[str | None, typer.Option(help="One area (e.g. text); default all.")] = None,

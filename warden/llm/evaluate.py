@@ -142,7 +142,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from ..policy.model import load_policy
     from ..settings import get_settings
-    from .config import JudgeSettings
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--dataset", required=True)
@@ -153,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     app = get_settings()
-    settings = JudgeSettings(categories=[args.category], cache_size=0)
+    settings = app.judge.model_copy(update={"categories": [args.category], "cache_size": 0})
     judge = PolicyJudge(load_policy(app.policy_path), settings=settings)
     items = sample_items(
         app.data_dir, args.dataset, args.category, args.n, args.split, not args.uniform, args.seed
