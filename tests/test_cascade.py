@@ -13,6 +13,7 @@ from warden.moderator import Moderator
 from warden.settings import get_settings
 
 BENIGN = "Lovely weather for a walk in the park this afternoon."
+BORDERLINE = "you are kind of annoying tbh"
 
 
 def test_fit_on_validation_data_and_round_trip(tmp_path: Path) -> None:
@@ -29,20 +30,21 @@ def test_fit_on_validation_data_and_round_trip(tmp_path: Path) -> None:
     assert CascadePlan.load(tmp_path) == plan
 
 
-def test_shipped_plan_lets_confident_items_leave_early() -> None:
-    plan = CascadePlan.load(get_settings().models_dir)
-    assert plan is not None and plan.exit_below.get("fast", 0) > 0
+def test_benign_exit_only_when_every_category_was_scored() -> None:
     moderator = Moderator.from_settings().load()
-    benign, borderline = moderator.moderate(
-        [
-            Content(id="b", text=BENIGN),
-            Content(id="x", text="you are kind of annoying tbh"),
-        ]
+    fast = moderator.pipeline.stages[0]
+    fast.exit_below = 0.7
+    # The default policy has six categories only the encoder stage's few-shot scores: no early exit.
+    [decision] = moderator.moderate([Content(id="b", text=BENIGN)])
+    assert [s.name for s in decision.stages] == ["fast", "encoder"]
+    # A policy of categories the fast tier scores lets a clearly benign item leave after it.
+    scored = {"hate", "harassment", "violence", "spam_scam", "profanity"}
+    policy = moderator.policy.model_copy(
+        update={"categories": [c for c in moderator.policy.categories if c.id in scored]}
     )
+    narrow = Moderator.from_settings(policy=policy).load()
+    narrow.pipeline.stages[0].exit_below = 0.7
+    benign, borderline = narrow.moderate([Content(id="b", text=BENIGN), Content(id="x", text=BORDERLINE)])
     assert [s.name for s in benign.stages] == ["fast"] and benign.stages[0].exited
-    assert [s.name for s in borderline.stages] == ["fast", "encoder"]
     assert benign.action == "allow"
-    # Switching exits off runs every stage.
-    full = Moderator.from_settings(get_settings().model_copy(update={"cascade_exits": False})).load()
-    stages = full.moderate([Content(id="b", text=BENIGN)])[0].stages
-    assert [s.name for s in stages] == ["fast", "encoder"]
+    assert [s.name for s in borderline.stages] == ["fast", "encoder"]

@@ -3,7 +3,9 @@
 `fit_cascade` runs the whole cascade on a labelled validation sample (no early exit), then for each
 stage but the last picks the largest `exit_below` (the share of each category's flag threshold under
 which an item counts as confidently benign) such that items leaving there would have lost at most
-`max_missed` of the full cascade's flags. It also reports the trade-off curve: for each candidate
+`max_missed` of the full cascade's flags. Only items whose every category the stage scored may leave:
+with the default policy six categories are scored by the encoder stage's policy few-shot alone, so
+nothing leaves after the fast tier as benign. It also reports the trade-off curve: for each candidate
 threshold, the share of items escalated past the first stage, the agreement with the full cascade,
 F1 against the labels, and the cost per 1,000 items. The plan is saved as `cascade.json` beside the
 models and read by `build_pipeline`.
@@ -71,11 +73,13 @@ def fit_cascade(
     costs = [stage.cost for stage in pipeline.stages]
     for s_index, stage in enumerate(pipeline.stages[:-1]):
         ratio = (np.array([r.stage_probabilities[s_index] for r in results]) / flags).max(axis=1)
+        # Only items whose every category this stage scored may leave (see Pipeline.run).
+        complete = np.array([r.stage_complete[s_index] for r in results], dtype=bool)
         allowed = max_missed * max(int(flagged.sum()), 1)
         best = 0.0
         for t in CANDIDATES:
-            leave = ratio < t
-            if (leave & flagged).sum() <= allowed:
+            leave = (ratio < t) & complete
+            if leave.any() and (leave & flagged).sum() <= allowed:
                 best = max(best, t)
             if s_index == 0:
                 pred = flagged & ~leave  # items that leave early are allowed

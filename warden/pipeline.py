@@ -41,8 +41,10 @@ class ItemResult:
     probabilities: np.ndarray | None = None
     evaluated: np.ndarray | None = None
     stages: list[StageTrace] = field(default_factory=list)
-    # Fused probabilities after each stage that ran (for fitting and explaining the cascade).
+    # Fused probabilities after each stage that ran (for fitting and explaining the cascade), and
+    # whether that stage had evaluated every category.
     stage_probabilities: list[np.ndarray] = field(default_factory=list)
+    stage_complete: list[bool] = field(default_factory=list)
     # The LLM judge's rationale when the item reached the judge stage (set by the Moderator).
     judge: dict[str, Any] | None = None
 
@@ -132,8 +134,12 @@ class Pipeline:
                 results[i].probabilities = probs[row]
                 results[i].evaluated = evaluated[row]
                 results[i].stage_probabilities.append(probs[row])
+                complete = bool(evaluated[row].all())
+                results[i].stage_complete.append(complete)
                 sure = stage.exit_at is not None and bool(probs[row].max() >= stage.exit_at)
-                benign = self._benign(probs[row], languages[i], stage.exit_below)
+                # "Benign" needs every category scored: a category only a later stage can score
+                # (e.g. one known from policy examples alone) must not be skipped.
+                benign = complete and self._benign(probs[row], languages[i], stage.exit_below)
                 exits = early_exit and not last and (sure or benign)
                 results[i].stages.append(
                     StageTrace(
