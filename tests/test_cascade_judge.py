@@ -39,7 +39,7 @@ def test_only_the_uncertain_band_reaches_the_judge(moderator: Moderator, tmp_pat
             ),
         ]
     )
-    assert [s.name for s in benign.stages] == ["fast"] and benign.judge is None
+    assert "judge" not in [s.name for s in benign.stages] and benign.judge is None
     assert "judge" not in [s.name for s in clear.stages] and clear.flagged
     assert [s.name for s in borderline.stages] == ["fast", "encoder", "judge"]
     judged = borderline.judge
