@@ -93,6 +93,7 @@ def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float]
 
     from ..cascade import validation_sample
     from ..moderator import Moderator
+    from ..runtime.embedders import clear_embedder_caches
 
     base = get_settings()
     items, truth_arr = validation_sample(base.data_dir, n_items, seed=seed, split="test")
@@ -108,6 +109,8 @@ def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float]
     for name, settings in configs.items():
         moderator = Moderator.from_settings(settings).load()
         moderator.moderate(items[:4])  # warm-up
+        # Every configuration sees the same texts: without this, later ones read cached embeddings.
+        clear_embedder_caches()
         started = time.perf_counter()
         decisions = moderator.moderate(items)
         elapsed = time.perf_counter() - started

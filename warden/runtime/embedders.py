@@ -45,6 +45,10 @@ class Embedder(ABC):
     @abstractmethod
     def _embed_batch(self, texts: list[str]) -> np.ndarray: ...
 
+    def clear_cache(self) -> None:
+        """Forget cached embeddings (benchmarks comparing configurations on the same texts)."""
+        self._cache.clear()
+
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         self.load()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -150,6 +154,12 @@ class E5Embedder(Embedder):
 
 _SHARED: dict[str, Embedder] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+def clear_embedder_caches() -> None:
+    with _SHARED_LOCK:
+        for embedder in _SHARED.values():
+            embedder.clear_cache()
 
 
 def get_embedder(name: str) -> Embedder:
