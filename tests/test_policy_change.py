@@ -58,7 +58,12 @@ def custom_policy_yaml() -> str:
 @pytest.fixture(scope="module")
 def moderators() -> tuple[Moderator, Moderator]:
     old = Moderator.from_settings().load()
-    new = Moderator.from_settings(policy=load_policy_text(custom_policy_yaml())).load()
+    new = old.with_policy(load_policy_text(custom_policy_yaml())).load()
+    # Loaded models are shared; only the detectors that read the policy (few-shot) are rebuilt.
+    old_dets = [d for st in old.pipeline.stages for d in st.detectors]
+    new_dets = [d for st in new.pipeline.stages for d in st.detectors]
+    for a, b in zip(old_dets, new_dets, strict=True):
+        assert (a is b) == (not a.name.startswith("fewshot")), a.name
     return old, new
 
 

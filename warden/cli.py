@@ -170,7 +170,7 @@ def moderate(
         if db is not None and banks and settings.banks.enabled:
             from .banks.matcher import BankMatcher
 
-            matcher = BankMatcher(settings.banks).load(db.banks)
+            matcher = BankMatcher(settings.banks, settings.limits).load(db.banks)
         moderator = Moderator.from_settings(settings, banks=matcher).load()
     except (WardenError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -412,9 +412,9 @@ def policy_backtest(
         _fail(str(exc))
     items = [Content.model_validate({k: v for k, v in r.items() if k in Content.model_fields}) for r in rows]
     items = items[:limit] if limit else items
-    with console.status("loading models for both policies"):
+    with console.status("loading models"):
         old = Moderator.from_settings(settings, policy=active).load()
-        new = Moderator.from_settings(settings, policy=candidate).load()
+        new = old.with_policy(candidate).load()
     with _progress() as bar:
         task = bar.add_task(f"backtesting {data.name}", total=len(items))
         report = backtest(old, new, items, progress=lambda n: bar.advance(task, n))

@@ -24,7 +24,7 @@ from .detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
 from .detectors.linear import LinearNgramDetector
 from .errors import ValidationError
 from .fusion import ROUTES, FusionModel, route_of
-from .pipeline import Pipeline, Stage
+from .pipeline import ItemResult, Pipeline, Stage
 from .policy.model import ActionName, Policy, load_policy
 from .settings import Settings, get_settings
 from .signals import Evidence
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .detectors.llm_judge import LLMJudgeDetector
     from .graph.signal import AccountRiskScorer
 
-BANK_STAGE_COST = 0.01  # relative to the fast n-gram tier (1.0): a hash lookup
+BANK_STAGE_COST = 0.01  # a hash lookup; same units as Detector.cost (n-gram tier 0.02, MiniLM head 1)
 
 
 def build_pipeline(policy: Policy, models_dir: Path, settings: Settings) -> Pipeline:
@@ -107,6 +107,19 @@ class Moderator:
             judge = LLMJudgeDetector(policy, settings=settings.judge)
         return cls(policy, pipeline, settings, banks=banks, account_risk=account_risk, judge=judge)
 
+    def with_policy(self, policy: Policy) -> Moderator:
+        """A moderator for another policy that shares this one's loaded models, banks, graph and judge
+        backend (policy hot reload, backtests): only what reads the policy is rebuilt."""
+        judge = self.judge.for_policy(policy) if self.judge is not None else None
+        return Moderator(
+            policy,
+            self.pipeline.with_policy(policy),
+            self.settings,
+            banks=self.banks,
+            account_risk=self.account_risk,
+            judge=judge,
+        )
+
     def load(self) -> Moderator:
         self.pipeline.load()
         if self.judge is not None:
@@ -123,19 +136,12 @@ class Moderator:
         return Versions(policy=self.policy.full_version, pipeline=self.pipeline.version, models=models)
 
     def _fingerprints(self, item: Content) -> dict[str, list[Fingerprint]]:
-        """The item's text fingerprints plus the hashes the caller sent (validated here: 422 if bad)."""
-        from .banks.signal_types import Fingerprint, canonical_name
-
+        """The item's text fingerprints plus the hashes the caller sent (422 if one is malformed)."""
         assert self.banks is not None
-        out = self.banks.text_fingerprints(item.text) if item.text else {}
-        for raw_name, values in item.hashes.items():
-            try:
-                name = canonical_name(raw_name)
-                checked = [Fingerprint(self.banks.types[name].validate(v)) for v in values]
-            except ValueError as exc:
-                raise ValidationError(f"{item.id}: hashes.{raw_name}: {exc}") from None
-            out.setdefault(name, []).extend(checked)
-        return out
+        try:
+            return self.banks.fingerprints(item.text, item.hashes)
+        except ValueError as exc:
+            raise ValidationError(f"{item.id}: {exc}") from None
 
     def match_banks(self, items: Sequence[Content]) -> tuple[list[list[BankMatch]], float]:
         """Bank matches per item and the per-item latency in ms (no matches when banks are off)."""
@@ -152,7 +158,9 @@ class Moderator:
             return []
         languages = [item.language or (detect_language(item.text) if item.text else "und") for item in items]
         matches, bank_ms = self.match_banks(items)
-        bank_trace = (
+        versions = self.versions
+        # Without banks there is no bank stage to record.
+        traces: list[list[StageTrace]] = [
             [
                 StageTrace(
                     name="banks",
@@ -161,34 +169,24 @@ class Moderator:
                     cost=BANK_STAGE_COST,
                     exited=bool(m),
                 )
-                for m in matches
             ]
             if self.banks is not None
-            else [None] * len(items)
-        )
+            else []
+            for m in matches
+        ]
         decisions: list[Decision | None] = [None] * len(items)
         for i, item in enumerate(items):
             if matches[i]:
-                decisions[i] = self._bank_decision(item, languages[i], matches[i], bank_trace[i])
+                decisions[i] = self._bank_decision(item, languages[i], matches[i], traces[i], versions)
             elif item.kind not in TEXT_KINDS:
-                decisions[i] = self._unscored_decision(item, languages[i], bank_trace[i])
+                decisions[i] = self._unscored_decision(item, languages[i], traces[i], versions)
         rest = [i for i, d in enumerate(decisions) if d is None]
-        if rest and self.account_risk is not None:
-            texts = self._moderate_text([items[i] for i in rest], [languages[i] for i in rest])
-            self._apply_account_risk([items[i] for i in rest], texts)
-            for i, decision in zip(rest, texts, strict=True):
-                trace = bank_trace[i]
-                if trace is not None:
-                    decision.stages.insert(0, trace)
-                decisions[i] = decision
-            rest = []
         if rest:
-            for i, decision in zip(
-                rest, self._moderate_text([items[i] for i in rest], [languages[i] for i in rest]), strict=True
-            ):
-                trace = bank_trace[i]
-                if trace is not None:
-                    decision.stages.insert(0, trace)
+            texts = self._moderate_text([items[i] for i in rest], [languages[i] for i in rest], versions)
+            if self.account_risk is not None:
+                self._apply_account_risk([items[i] for i in rest], texts)
+            for i, decision in zip(rest, texts, strict=True):
+                decision.stages[:0] = traces[i]
                 decisions[i] = decision
         return [d for d in decisions if d is not None]
 
@@ -255,7 +253,7 @@ class Moderator:
             )
 
     def _bank_decision(
-        self, item: Content, lang: str, matches: list[BankMatch], trace: StageTrace | None
+        self, item: Content, lang: str, matches: list[BankMatch], stages: list[StageTrace], versions: Versions
     ) -> Decision:
         """A bank match decides: the bank's action for its category, the match as evidence."""
         by_category: dict[str, list[BankMatch]] = {}
@@ -303,12 +301,14 @@ class Moderator:
                 )
             )
         reasons.sort(key=lambda r: self.decider.rank[r.action])
-        return self._decision(item, lang, scores, reasons, [trace] if trace else [], self.versions)
+        return self._decision(item, lang, scores, reasons, stages, versions)
 
-    def _unscored_decision(self, item: Content, lang: str, trace: StageTrace | None) -> Decision:
+    def _unscored_decision(
+        self, item: Content, lang: str, stages: list[StageTrace], versions: Versions
+    ) -> Decision:
         """Media with hashes but no bank match: no media detector scores it in this version."""
         scores = {c: CategoryScore(probability=0.0, evaluated=False) for c in self.pipeline.categories}
-        return self._decision(item, lang, scores, [], [trace] if trace else [], self.versions)
+        return self._decision(item, lang, scores, [], stages, versions)
 
     def _decision(
         self,
@@ -331,7 +331,7 @@ class Moderator:
             stages=stages,
         )
 
-    def _judge_uncertain(self, items: list[Content], languages: list[str], results: list[Any]) -> None:
+    def _judge_uncertain(self, items: list[Content], languages: list[str], results: list[ItemResult]) -> None:
         """The judge stage: items still uncertain after the encoders, for their uncertain categories.
 
         In band = some category at >= judge_band_low of its flag threshold and none at >=
@@ -345,6 +345,7 @@ class Moderator:
         for i, (lang, result) in enumerate(zip(languages, results, strict=True)):
             if any(t.exited for t in result.stages):
                 continue  # left the cascade confidently
+            assert result.probabilities is not None
             ratio = result.probabilities / self.pipeline.flag_thresholds[route_of(lang)]
             if ratio.max() >= high:
                 continue
@@ -374,7 +375,7 @@ class Moderator:
             )
             result.judge = {"categories": cats, **signal.detail.get("judge", {})}
             verdicts = result.judge.get("verdicts", {})
-            if signal.applicable:
+            if signal.applicable and result.probabilities is not None:
                 for cat, p in signal.scores.items():
                     # "uncertain" carries no information: it goes to human review, not into the score.
                     if cat in index and verdicts.get(cat, {}).get("verdict") in (
@@ -384,10 +385,11 @@ class Moderator:
                         k = index[cat]
                         result.probabilities[k] = (1 - weight) * result.probabilities[k] + weight * p
 
-    def _moderate_text(self, items: list[Content], languages: list[str]) -> list[Decision]:
+    def _moderate_text(
+        self, items: list[Content], languages: list[str], versions: Versions
+    ) -> list[Decision]:
         results = self.pipeline.run(items, languages)
         self._judge_uncertain(items, languages, results)
-        versions = self.versions
         decisions = []
         for item, lang, result in zip(items, languages, results, strict=True):
             assert result.probabilities is not None and result.evaluated is not None
@@ -405,10 +407,9 @@ class Moderator:
                 evidence[cat].sort(key=lambda e: -e["weight"])
             reasons = self.decider.reasons(scores, evidence)
             decision = self._decision(item, lang, scores, reasons, result.stages, versions)
-            judged = getattr(result, "judge", None)
-            if judged is not None:
-                decision.judge = judged
-                self._review_if_judge_unsure(decision, judged)
+            if result.judge is not None:
+                decision.judge = result.judge
+                self._review_if_judge_unsure(decision, result.judge)
             decisions.append(decision)
         return decisions
 

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from .content import Content
 from .decision import StageTrace
 from .detectors.base import Detector
 from .fusion import FusionModel
+from .policy.model import Policy
 from .signals import Signal
 
 
@@ -63,6 +64,12 @@ class Pipeline:
         self.flag_thresholds: dict[str, np.ndarray] = {}
         self._load_lock = threading.Lock()
         self._loaded = False
+
+    def with_policy(self, policy: Policy) -> Pipeline:
+        """The same stages and fusion for another policy: detectors that read the policy are rebuilt,
+        the others (loaded models) are shared, so a policy change reloads no model file."""
+        stages = [replace(s, detectors=[d.for_policy(policy) for d in s.detectors]) for s in self.stages]
+        return Pipeline(stages, self.fusion, policy.category_ids)
 
     def load(self) -> None:
         # One lock for all detectors: concurrent first calls must not see half-loaded models.

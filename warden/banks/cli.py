@@ -35,7 +35,7 @@ def _service(load_index: bool = False):  # type: ignore[no-untyped-def]
     settings = get_settings()
     store = Store(settings.database_url)
     store.migrate()
-    matcher = BankMatcher(settings.banks)
+    matcher = BankMatcher(settings.banks, settings.limits)
     if load_index:
         with console.status("loading bank indexes"):
             matcher.load(store.banks)
@@ -244,7 +244,10 @@ def hash_file(
     from .matcher import BankMatcher
 
     try:
-        fps = BankMatcher(get_settings().banks).media_fingerprints(file.read_bytes(), _kind(file, kind))
+        settings = get_settings()
+        fps = BankMatcher(settings.banks, settings.limits).media_fingerprints(
+            file.read_bytes(), _kind(file, kind)
+        )
     except WardenError as exc:
         _fail(str(exc))
     for signal_type, values in fps.items():
@@ -261,20 +264,14 @@ def match(
     hash_: Annotated[list[str] | None, typer.Option("--hash", help="TYPE=VALUE, repeatable.")] = None,
 ) -> None:
     """Look something up in every bank and print the matches with their distance."""
-    from .signal_types import Fingerprint, canonical_name
-
     service = _service(load_index=True)
-    query: dict[str, list[Fingerprint]] = {}
+    hashes: dict[str, list[str]] = {}
+    for spec in hash_ or []:
+        raw_type, _, value = spec.partition("=")
+        hashes.setdefault(raw_type, []).append(value)
+    media = (file.read_bytes(), _kind(file, kind)) if file is not None else None
     try:
-        if text:
-            query.update(service.matcher.text_fingerprints(text))
-        if file is not None:
-            for k, v in service.matcher.media_fingerprints(file.read_bytes(), _kind(file, kind)).items():
-                query.setdefault(k, []).extend(v)
-        for spec in hash_ or []:
-            raw_type, _, value = spec.partition("=")
-            key = canonical_name(raw_type)
-            query.setdefault(key, []).append(Fingerprint(service.matcher.types[key].validate(value)))
+        query = service.matcher.fingerprints(text or "", hashes, media)
     except (WardenError, ValueError) as exc:
         _fail(str(exc))
     if not query:

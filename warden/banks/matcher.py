@@ -8,14 +8,13 @@ every `refresh_interval_s` and which reads only entries changed since the last r
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from ..settings import BankSettings
+from ..settings import BankSettings, Limits
 from ..store.banks import BankRepository
 from .model import Bank, BankEntry, BankMatch
-from .signal_types import Fingerprint, SignalIndex, SignalType, build_signal_types
+from .signal_types import Fingerprint, SignalIndex, SignalType, build_signal_types, canonical_name
 
 # Refreshes re-read a little before the last one started: writers' clocks and commit order differ.
 _REFRESH_OVERLAP = timedelta(seconds=5)
@@ -25,15 +24,14 @@ class BankMatcher:
     name = "bank_match"
     version = "1"
 
-    def __init__(self, settings: BankSettings | None = None) -> None:
+    def __init__(self, settings: BankSettings | None = None, limits: Limits | None = None) -> None:
         self.settings = settings or BankSettings()
-        self.types: dict[str, SignalType] = build_signal_types(self.settings)
+        self.types: dict[str, SignalType] = build_signal_types(self.settings, limits)
         self.indexes: dict[str, SignalIndex] = {n: t.new_index() for n, t in self.types.items()}
         self._banks: dict[int, Bank] = {}
         self._indexed: dict[int, tuple[int, str]] = {}  # entry id -> (bank id, signal type)
         self._watermark: datetime | None = None
         self._lock = threading.RLock()
-        self.loaded_at: float | None = None
 
     # -- keeping in step with the store ---------------------------------------------------------
     def load(self, repo: BankRepository) -> BankMatcher:
@@ -53,7 +51,6 @@ class BankMatcher:
                 self.indexes[signal_type].add(pairs)  # one bulk add per type: one index build
             self._indexed = owners
             self._watermark = started
-            self.loaded_at = time.time()
         return self
 
     def _should_index(self, entry: BankEntry) -> bool:
@@ -132,6 +129,27 @@ class BankMatcher:
                     out[name] = fps
         return out
 
+    def fingerprints(
+        self,
+        text: str = "",
+        hashes: Mapping[str, Sequence[str]] | None = None,
+        media: tuple[bytes, str] | None = None,
+    ) -> dict[str, list[Fingerprint]]:
+        """One lookup: the text's fingerprints, the caller's precomputed hashes (validated; a bad one
+        raises ValueError naming it as `hashes.TYPE`) and a media file's (`(bytes, kind)`)."""
+        out = self.text_fingerprints(text) if text else {}
+        for raw_name, values in (hashes or {}).items():
+            try:
+                name = canonical_name(raw_name)
+                checked = [Fingerprint(self.types[name].validate(v)) for v in values]
+            except ValueError as exc:
+                raise ValueError(f"hashes.{raw_name}: {exc}") from None
+            out.setdefault(name, []).extend(checked)
+        if media is not None:
+            for name, fps in self.media_fingerprints(*media).items():
+                out.setdefault(name, []).extend(fps)
+        return out
+
     def match(self, queries: Sequence[Mapping[str, Sequence[Fingerprint]]]) -> list[list[BankMatch]]:
         """For each query (fingerprints by signal type), the bank matches, best first.
 
@@ -180,6 +198,3 @@ class BankMatcher:
         for matches in results:
             matches.sort(key=lambda m: (m.distance, m.entry_id))
         return results
-
-    def stats(self) -> dict[str, int]:
-        return {name: len(index) for name, index in self.indexes.items()}

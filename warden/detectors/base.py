@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..content import Content
+from ..policy.model import Policy
 from ..signals import Signal
 
 
@@ -37,6 +38,10 @@ class Detector(ABC):
     def load(self) -> None:
         """Read model files. Idempotent; called by the pipeline before first use."""
         self._loaded = True
+
+    def for_policy(self, policy: Policy) -> Detector:
+        """This detector for another policy: itself, unless it reads the policy (few-shot, judge)."""
+        return self
 
     @property
     def loaded(self) -> bool:

@@ -66,6 +66,10 @@ class PolicyFewShotDetector(Detector):
         self._embedder = embedder
         self.max_spans = max_spans
 
+    def for_policy(self, policy: Policy) -> PolicyFewShotDetector:
+        # Prototypes come from the policy's examples: a new policy needs new ones (same embedder).
+        return type(self)(policy, self._embedder, self.max_spans)
+
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:

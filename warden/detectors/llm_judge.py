@@ -46,6 +46,10 @@ class LLMJudgeDetector(Detector):
     def identity(self) -> str:
         return f"{self.name}@{self.version}/{self.policy.full_version}/{self.judge.model_id}"
 
+    def for_policy(self, policy: Policy) -> LLMJudgeDetector:
+        # Prompts come from the policy; the backend (a loaded model or a server) is shared.
+        return LLMJudgeDetector(policy, self.judge.backend, self.judge.settings, self.judge.cache)
+
     def load(self) -> None:
         if self._loaded:
             return

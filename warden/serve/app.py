@@ -24,7 +24,7 @@ from ..errors import ConflictError, ValidationError
 from ..graph.config import GraphSettings
 from ..graph.service import GraphService
 from ..graph.signal import AccountRiskScorer
-from ..moderator import Moderator, build_pipeline
+from ..moderator import Moderator
 from ..policy.model import Policy, PolicyError, load_policy_text
 from ..service import ModerationService
 from ..settings import Settings, get_settings
@@ -115,10 +115,6 @@ class AppState:
     active_policy: ActivePolicy
     banks: BankService | None = None
     policy_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    pending_yaml: dict[str, str] = field(default_factory=dict)
-
-    def yaml_of(self, policy: Policy) -> str:
-        return self.pending_yaml.pop(policy.full_version, None) or _policy_yaml(policy, self.settings)
 
 
 def _state(request: Request) -> AppState:
@@ -310,19 +306,11 @@ class PolicyActivate(BaseModel):
     yaml: str = Field(min_length=1, max_length=1_000_000, description="The complete policy YAML.")
 
 
-def _swap_policy(state: AppState, policy: Policy, actor: str) -> ActivePolicy:
+def _swap_policy(state: AppState, policy: Policy, yaml_text: str, actor: str) -> ActivePolicy:
     """Build and load a moderator for `policy`, record it, then switch every reference at once."""
     current = state.moderator
-    pipeline = build_pipeline(policy, state.settings.models_dir, state.settings)
-    judge = None
-    if current.judge is not None:  # same model and backend, prompts from the new policy
-        from ..detectors.llm_judge import LLMJudgeDetector
-
-        judge = LLMJudgeDetector(policy, backend=current.judge.judge.backend, settings=state.settings.judge)
-    fresh = Moderator(
-        policy, pipeline, state.settings, banks=current.banks, account_risk=current.account_risk, judge=judge
-    ).load()
-    _record_policy_text(state.store, policy, state.yaml_of(policy), actor)
+    fresh = current.with_policy(policy).load()
+    _record_policy_text(state.store, policy, yaml_text, actor)
     state.moderator = fresh
     state.service.moderator = fresh  # the batcher calls the service: next batch uses the new policy
     if state.banks is not None:
@@ -352,9 +340,8 @@ async def activate_policy(
     except PolicyError as exc:
         raise ValidationError("; ".join(exc.problems)) from None
     state = _state(request)
-    state.pending_yaml[policy.full_version] = body.yaml
     async with state.policy_lock:
-        return await asyncio.to_thread(_swap_policy, state, policy, principal.actor)
+        return await asyncio.to_thread(_swap_policy, state, policy, body.yaml, principal.actor)
 
 
 @router.post(
@@ -491,7 +478,9 @@ def create_app(
             matcher: BankMatcher | None = None
             if settings.banks.enabled:
                 # The index is rebuilt from the store on every start, so it survives restarts.
-                matcher = await asyncio.to_thread(lambda: BankMatcher(settings.banks).load(st.banks))
+                matcher = await asyncio.to_thread(
+                    lambda: BankMatcher(settings.banks, settings.limits).load(st.banks)
+                )
                 banks = BankService(st.banks, matcher, mod.policy)
             graph = await asyncio.to_thread(GraphService.from_settings, GraphSettings())
             app.state.warden_graph = graph

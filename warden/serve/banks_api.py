@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..banks.exchange import FORMATS, RawEntry
 from ..banks.model import AddResult
 from ..banks.service import BankService
-from ..banks.signal_types import Fingerprint, canonical_name
 from ..errors import ValidationError
 from .auth import Principal, require_roles
 from .errors import ApiError
@@ -314,21 +313,11 @@ def match(
 ) -> MatchOut:
     """Matching only: no decision is made or stored. Each match names bank, entry, signal type, distance."""
     service = _service(request)
-    query: dict[str, list[Fingerprint]] = {}
-    if body.text:
-        for key, fps in service.matcher.text_fingerprints(body.text).items():
-            query.setdefault(key, []).extend(fps)
-    for raw_name, values in body.hashes.items():
-        try:
-            key = canonical_name(raw_name)
-            query.setdefault(key, []).extend(
-                Fingerprint(service.matcher.types[key].validate(v)) for v in values
-            )
-        except ValueError as exc:
-            raise ValidationError(f"hashes.{raw_name}: {exc}") from None
-    if body.media is not None:
-        for key, fps in service.matcher.media_fingerprints(body.media.decode(), body.media.kind).items():
-            query.setdefault(key, []).extend(fps)
+    media = (body.media.decode(), body.media.kind) if body.media is not None else None
+    try:
+        query = service.matcher.fingerprints(body.text or "", body.hashes, media)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
     matches = service.matcher.match([query])[0]
     shown = {
         k: [fp.value if len(fp.value) <= 100 else fp.value[:100] + "…" for fp in v] for k, v in query.items()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...settings import BankSettings
+from ...settings import BankSettings, Limits
 from .base import Fingerprint, IndexHit, SignalIndex, SignalType
 from .exact import Md5Signal, Sha256Signal
 from .pdq import PdqSignal
@@ -36,8 +36,8 @@ def canonical_name(name: str) -> str:
     raise ValueError(f"unknown signal type {name!r}; known: {', '.join(sorted(SIGNAL_TYPES))}")
 
 
-def build_signal_types(settings: BankSettings) -> dict[str, SignalType]:
-    return {name: cls(settings) for name, cls in SIGNAL_TYPES.items()}
+def build_signal_types(settings: BankSettings, limits: Limits | None = None) -> dict[str, SignalType]:
+    return {name: cls(settings, limits) for name, cls in SIGNAL_TYPES.items()}
 
 
 __all__ = [

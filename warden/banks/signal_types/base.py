@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ...settings import BankSettings
+from ...settings import BankSettings, Limits
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,9 @@ class SignalType(ABC):
     # Distance unit reported in evidence (bits, 1 - similarity, ...).
     distance_unit: ClassVar[str]
 
-    def __init__(self, settings: BankSettings) -> None:
+    def __init__(self, settings: BankSettings, limits: Limits | None = None) -> None:
         self.settings = settings
+        self.limits = limits or Limits()  # media decoding limits (bytes, pixels, duration)
 
     @abstractmethod
     def validate(self, value: str) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from ...settings import BankSettings, Limits
+from ...settings import BankSettings
 from ..pdq_index import PdqIndex, hex_to_words
 from .base import Fingerprint, IndexHit, SignalIndex, SignalType
 
@@ -60,7 +60,7 @@ class PdqSignal(SignalType):
             return []
         from ...media.images import open_image
 
-        return [pdq_from_image(open_image(data, Limits()))]
+        return [pdq_from_image(open_image(data, self.limits))]
 
     def new_index(self) -> SignalIndex:
         return PdqSignalIndex(self.settings)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import MediaError, MissingExtraError
-from ...settings import BankSettings, Limits
+from ...settings import BankSettings
 from .base import Fingerprint, IndexHit, SignalIndex, SignalType
 
 # tmkpy builds a shell command from these strings; ours are fixed and shell-safe.
@@ -101,7 +101,7 @@ class TmkSignal(SignalType):
             return []
         from ...media.video import ffmpeg_binary, video_file
 
-        with video_file(data, Limits()) as path:
+        with video_file(data, self.limits) as path:
             features = _tmk().hashVideo(str(path), ffmpeg_binary() + _FFMPEG_QUIET)
         if features.getFrameFeatureCount() == 0:
             raise MediaError("video has no decodable frames for TMK")

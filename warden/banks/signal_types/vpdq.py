@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from ...errors import MissingExtraError
-from ...settings import BankSettings, Limits
+from ...settings import BankSettings
 from ..pdq_index import PdqIndex, hex_to_words
 from .base import Fingerprint, IndexHit, SignalIndex, SignalType
 
@@ -59,7 +59,7 @@ class VpdqSignal(SignalType):
         except ImportError as exc:
             raise MissingExtraError("vPDQ video hashing", "video") from exc
 
-        with video_file(data, Limits()) as path:
+        with video_file(data, self.limits) as path:
             features = vpdq.computeHash(str(path), seconds_per_hash=1.0, thread_count=1)
         frames: list[tuple[str, float | None]] = []
         seen: set[str] = set()
