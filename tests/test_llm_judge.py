@@ -39,7 +39,6 @@ from warden.llm import (
     PolicyJudge,
 )
 from warden.llm.backends import default_model_path
-from warden.llm.evaluate import cohen_kappa
 from warden.llm.prompt import build_prompt, nonce_of
 from warden.llm.schema import CategoryVerdict, JudgeOutputError, parse_verdicts
 from warden.llm.verify import check_verdict, find_quote, verify_quotes, violation_probability
@@ -253,12 +252,6 @@ def test_custom_category_prompt_and_schema():
     assert '[competitor_promotion:in_scope:2] "Everyone come join us on FriendFeed' in system
     assert "I used to use another app" in system  # out-of-scope near miss shown
     assert prompt.schema["required"] == ["competitor_promotion"]
-
-
-def test_cohen_kappa():
-    assert cohen_kappa([1, 0, 1, 0], [1, 0, 1, 0]) == pytest.approx(1.0)
-    assert cohen_kappa([1, 1, 0, 0], [1, 0, 1, 0]) == pytest.approx(0.0)
-    assert cohen_kappa([1, 0, 0, 0], [0, 1, 1, 1]) < 0
 
 
 def test_detector_is_registered_and_costly():

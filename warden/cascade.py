@@ -48,7 +48,9 @@ class CascadePlan:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def _f1(pred: np.ndarray, truth: np.ndarray) -> float:
+def f1_score(pred: Sequence[bool] | np.ndarray, truth: Sequence[bool] | np.ndarray) -> float:
+    """F1 of the positive class (0 when there is nothing to find and nothing flagged)."""
+    pred, truth = np.asarray(pred, dtype=bool), np.asarray(truth, dtype=bool)
     tp = float((pred & truth).sum())
     denom = float(pred.sum() + truth.sum())
     return 2 * tp / denom if denom else 0.0
@@ -89,7 +91,7 @@ def fit_cascade(
                         "exit_below": t,
                         "escalated_share": round(float((~leave).mean()), 4),
                         "agreement_with_full_cascade": round(float((pred == flagged).mean()), 4),
-                        "f1": round(_f1(pred, truth), 4),
+                        "f1": round(f1_score(pred, truth), 4),
                         "cost_per_1000": round(1000 * (costs[0] + later_cost), 1),
                     }
                 )
@@ -100,7 +102,7 @@ def fit_cascade(
             "exit_below": 0.0,
             "escalated_share": 1.0,
             "agreement_with_full_cascade": 1.0,
-            "f1": round(_f1(flagged, truth), 4),
+            "f1": round(f1_score(flagged, truth), 4),
             "cost_per_1000": round(1000 * sum(costs), 1),
         }
     )

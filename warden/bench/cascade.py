@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 from rich.console import Console
 
@@ -28,24 +27,9 @@ from ..llm.config import JudgeSettings
 from ..llm.judge import PolicyJudge
 from ..policy.model import load_policy
 from ..settings import get_settings
+from .text import _texts
 
 console = Console()
-FALLBACK = [
-    "Congratulations! You won a free iPhone, click here to claim your prize now!",
-    "You are a worthless idiot and everyone at school hates you.",
-    "The weather in Lisbon is lovely this week.",
-    "Can someone recommend a good laptop for programming?",
-]
-
-
-def _texts(n: int) -> list[str]:
-    path = Path(get_settings().data_dir) / "tweeteval-hate-offensive" / "hate_test_text.txt"
-    if path.exists():
-        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
-        console.print(f"[yellow]{path} missing: using built-in sentences[/]")
-        lines = FALLBACK
-    return [f"{lines[i % len(lines)]}" for i in range(n)]
 
 
 def judge_figures(
@@ -82,16 +66,10 @@ def judge_figures(
     return figures
 
 
-def _f1(pred: list[bool], truth: list[bool]) -> float:
-    tp = sum(p and t for p, t in zip(pred, truth, strict=True))
-    denom = sum(pred) + sum(truth)
-    return 2 * tp / denom if denom else 0.0
-
-
 def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float], list[dict[str, object]]]:
     from rich.table import Table
 
-    from ..cascade import validation_sample
+    from ..cascade import f1_score, validation_sample
     from ..moderator import Moderator
     from ..runtime.embedders import clear_embedder_caches
 
@@ -102,7 +80,12 @@ def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float]
         "fast_only": base.model_copy(update={"enable_encoder": False, "enable_multilingual": False}),
         "full_no_exits": base.model_copy(update={"cascade_exits": False}),
         "cascade": base,
-        "cascade_judge": base.model_copy(update={"judge": base.judge.model_copy(update={"enabled": True})}),
+        # Cache off: the warm-up items would otherwise be answered from it.
+        "cascade_judge": base.model_copy(
+            update={
+                "judge": base.judge.model_copy(update={"enabled": True, "cache_size": 0, "cache_path": None})
+            }
+        ),
     }
     rows: list[dict[str, object]] = []
     figures: dict[str, float] = {}
@@ -117,7 +100,7 @@ def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float]
         stages = [[s.name for s in d.stages] for d in decisions]
         row = {
             "config": name,
-            "f1": round(_f1([d.flagged for d in decisions], truth), 4),
+            "f1": round(f1_score([d.flagged for d in decisions], truth), 4),
             "escalated_share": round(sum("encoder" in s for s in stages) / len(items), 4),
             "judged_share": round(sum("judge" in s for s in stages) / len(items), 4),
             "review_share": round(sum(d.action == "review" for d in decisions) / len(items), 4),
@@ -132,10 +115,6 @@ def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float]
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
     by = {str(r["config"]): r for r in rows}
-    figures["cascade_f1"] = float(by["cascade"]["f1"])  # type: ignore[arg-type]
-    figures["cascade_escalated_share"] = float(by["cascade"]["escalated_share"])  # type: ignore[arg-type]
-    figures["cascade_items_per_s"] = float(by["cascade"]["items_per_s"])  # type: ignore[arg-type]
-    figures["cascade_cost_per_1000"] = float(by["cascade"]["cost_per_1000"])  # type: ignore[arg-type]
     for name, row in by.items():
         for key in ("f1", "escalated_share", "judged_share", "review_share", "items_per_s", "cost_per_1000"):
             figures[f"{name}_{key}"] = float(row[key])  # type: ignore[arg-type]

@@ -18,7 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sklearn.metrics import cohen_kappa_score
+
 from ..content import Content
+from ..evaluate.metrics import binary_metrics
 from ..learn.datasets import LabeledText, load_raw
 from .judge import PolicyJudge
 
@@ -73,16 +76,6 @@ def sample_items(
     return chosen
 
 
-def cohen_kappa(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
-    n = len(y_true)
-    if n == 0:
-        return 0.0
-    observed = sum(int(a == b) for a, b in zip(y_true, y_pred, strict=True)) / n
-    p_true, p_pred = sum(y_true) / n, sum(y_pred) / n
-    expected = p_true * p_pred + (1 - p_true) * (1 - p_pred)
-    return 0.0 if expected >= 1.0 else (observed - expected) / (1.0 - expected)
-
-
 def measure_agreement(
     judge: PolicyJudge, items: Sequence[LabeledText], category: str, batch_size: int = 8
 ) -> Agreement:
@@ -99,22 +92,17 @@ def measure_agreement(
             prompt_tokens += judgement.prompt_tokens
             completion_tokens += judgement.completion_tokens
             verdict = judgement.verdicts.get(category)
-            y_true.append(it.labels[category])
             if verdict is None:
-                errors += 1
-                y_pred.append(0)
+                errors += 1  # no answer is not a "not violating": leave it out of the agreement
                 continue
+            y_true.append(it.labels[category])
             y_pred.append(int(verdict.verdict == "violating"))
             uncertain += int(verdict.verdict == "uncertain")
             downgraded += int(verdict.downgraded)
     elapsed = time.perf_counter() - started
     n = len(y_true)
-    tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t and p)
-    fp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if not t and p)
-    fn = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t and not p)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    judged = n + errors
+    m = binary_metrics(y_true, y_pred, y_pred) if n else {}
     return Agreement(
         dataset=items[0].dataset if items else "",
         category=category,
@@ -122,43 +110,14 @@ def measure_agreement(
         n=n,
         positives=sum(y_true),
         accuracy=sum(int(t == p) for t, p in zip(y_true, y_pred, strict=True)) / n if n else 0.0,
-        kappa=cohen_kappa(y_true, y_pred),
-        precision=precision,
-        recall=recall,
-        f1=f1,
+        kappa=float(cohen_kappa_score(y_true, y_pred)) if len(set(y_true) | set(y_pred)) > 1 else 0.0,
+        precision=m.get("precision") or 0.0,
+        recall=m.get("recall") or 0.0,
+        f1=m.get("f1") or 0.0,
         uncertain_share=uncertain / n if n else 0.0,
         downgraded_share=downgraded / n if n else 0.0,
         error_count=errors,
-        items_per_s=n / elapsed if elapsed > 0 else 0.0,
-        prompt_tokens_per_item=prompt_tokens / n if n else 0.0,
-        completion_tokens_per_item=completion_tokens / n if n else 0.0,
+        items_per_s=judged / elapsed if elapsed > 0 else 0.0,
+        prompt_tokens_per_item=prompt_tokens / judged if judged else 0.0,
+        completion_tokens_per_item=completion_tokens / judged if judged else 0.0,
     )
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m warden.llm.evaluate --dataset sms-spam-collection --category spam_scam -n 200`"""
-    import argparse
-    import json
-
-    from ..policy.model import load_policy
-    from ..settings import get_settings
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--category", required=True)
-    parser.add_argument("-n", type=int, default=200)
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--uniform", action="store_true", help="sample at the data's prevalence")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    app = get_settings()
-    settings = app.judge.model_copy(update={"categories": [args.category], "cache_size": 0})
-    judge = PolicyJudge(load_policy(app.policy_path), settings=settings)
-    items = sample_items(
-        app.data_dir, args.dataset, args.category, args.n, args.split, not args.uniform, args.seed
-    )
-    print(json.dumps(measure_agreement(judge, items, args.category).to_dict(), indent=1))
-
-
-if __name__ == "__main__":
-    main()

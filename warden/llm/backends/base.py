@@ -27,6 +27,17 @@ class Completion:
     completion_tokens: int = 0
     latency_s: float = 0.0
 
+    @classmethod
+    def from_usage(cls, text: str, usage: dict[str, Any] | None, latency_s: float) -> Completion:
+        """From an OpenAI-style `usage` block (llama-cpp-python and servers report the same one)."""
+        usage = usage or {}
+        return cls(
+            text=text,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            latency_s=latency_s,
+        )
+
 
 class JudgeBackend(ABC):
     """Runs chat completions whose output is constrained to a JSON schema.

@@ -3,6 +3,7 @@ by a GBNF grammar compiled from the JSON schema."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -70,8 +71,9 @@ class LlamaCppBackend(JudgeBackend):
             )
         return path
 
-    @property
+    @functools.cached_property
     def model_id(self) -> str:
+        # Read on every batch (versions, cache keys): resolve the file once, not per call.
         path = self._path()
         return f"llama_cpp:{path.name}:{path.stat().st_size}"
 
@@ -174,16 +176,15 @@ class LlamaCppBackend(JudgeBackend):
         self.load()
         with self._lock:
             started = time.perf_counter()
-            grammar = self._grammar(schema)
+            sampling = {
+                "grammar": self._grammar(schema),
+                "temperature": self.temperature,
+                "max_tokens": max_tokens,
+                "repeat_penalty": self.repeat_penalty,
+                "seed": self.seed,
+            }
             if self._formatter() is None:
-                out = self._llama.create_chat_completion(
-                    messages=messages,
-                    grammar=grammar,
-                    temperature=self.temperature,
-                    max_tokens=max_tokens,
-                    repeat_penalty=self.repeat_penalty,
-                    seed=self.seed,
-                )
+                out = self._llama.create_chat_completion(messages=messages, **sampling)
                 text = out["choices"][0]["message"]["content"] or ""
             else:
                 tokens = self._tokens(messages)
@@ -197,23 +198,10 @@ class LlamaCppBackend(JudgeBackend):
                     self._prepare(prefix)
                 else:
                     self._llama.reset()
-                out = self._llama.create_completion(
-                    prompt=tokens,
-                    grammar=grammar,
-                    temperature=self.temperature,
-                    max_tokens=max_tokens,
-                    repeat_penalty=self.repeat_penalty,
-                    seed=self.seed,
-                )
+                out = self._llama.create_completion(prompt=tokens, **sampling)
                 text = out["choices"][0]["text"] or ""
             elapsed = time.perf_counter() - started
-        usage = out.get("usage") or {}
-        return Completion(
-            text=text,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            latency_s=elapsed,
-        )
+        return Completion.from_usage(text, out.get("usage"), elapsed)
 
     def close(self) -> None:
         with self._lock:

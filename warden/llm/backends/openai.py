@@ -164,13 +164,7 @@ class OpenAICompatibleBackend(JudgeBackend):
             text = data["choices"][0]["message"]["content"] or ""
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise BackendError(f"{self.base_url} sent no chat completion: {response.text[:300]!r}") from exc
-        usage = data.get("usage") or {}
-        return Completion(
-            text=text,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            latency_s=elapsed,
-        )
+        return Completion.from_usage(text, data.get("usage"), elapsed)
 
     def close(self) -> None:
         with self._lock:
