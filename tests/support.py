@@ -29,6 +29,13 @@ def require_data(name: str = "") -> Path:
     pytest.skip(reason)
 
 
+def require_service(reason: str) -> None:
+    """Skip for a missing service or extra, or fail when CI demands it (WARDEN_REQUIRE_SERVICES=1)."""
+    if os.environ.get("WARDEN_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"WARDEN_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @contextlib.contextmanager
 def serve_app(app: FastAPI, lifespan: str = "on") -> Iterator[str]:
     """Run `app` with uvicorn in a thread on a socket bound here (no free-port race); yield its URL."""

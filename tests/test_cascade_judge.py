@@ -4,10 +4,10 @@ human review, and its rationale is stored with the decision."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from support import require_data, require_service
 
 from warden.content import Content
 from warden.moderator import Moderator
@@ -16,14 +16,15 @@ from warden.store import Store
 
 
 @pytest.fixture(scope="module")
-def moderator() -> Moderator:
+def llm_extra() -> None:
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
-        reason = "the LLM judge needs the llm extra (make setup installs it)"
-        if os.environ.get("WARDEN_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"WARDEN_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
+        require_service("the LLM judge needs the llm extra (make setup installs it)")
+
+
+@pytest.fixture(scope="module")
+def moderator(llm_extra: None) -> Moderator:
     base = get_settings()
     settings = base.model_copy(update={"judge": base.judge.model_copy(update={"enabled": True})})
     return Moderator.from_settings(settings).load()
@@ -44,12 +45,11 @@ def test_only_the_uncertain_band_reaches_the_judge(moderator: Moderator, tmp_pat
     assert [s.name for s in borderline.stages] == ["fast", "encoder", "judge"]
     judged = borderline.judge
     assert judged is not None and "harassment" in judged["categories"]
-    assert set(judged["verdicts"]) <= set(judged["categories"])
+    assert judged["verdicts"] and set(judged["verdicts"]) <= set(judged["categories"])
     verdicts = {v["verdict"] for v in judged["verdicts"].values()}
-    # Whatever the small model says, the routing rule holds: anything but a clean "not violating"
-    # that leaves the item allowed is settled by a person.
-    if verdicts - {"not_violating"}:
-        assert borderline.action != "allow"
+    # Whatever the small model says, the routing rule holds: an item stays allowed only when the
+    # judge cleared every category it was asked about; anything else is settled by a person.
+    assert borderline.action != "allow" or verdicts == {"not_violating"}
     assert borderline.versions.models["llm_judge"].startswith("llm_judge@1/")
     # The rationale is stored with the decision and read back.
     store = Store(f"sqlite:///{tmp_path / 'w.db'}")
@@ -59,11 +59,12 @@ def test_only_the_uncertain_band_reaches_the_judge(moderator: Moderator, tmp_pat
     store.close()
 
 
-def test_cli_judge_eval_reports_agreement(moderator: Moderator) -> None:
+def test_cli_judge_eval_reports_agreement(llm_extra: None) -> None:
     from typer.testing import CliRunner
 
     from warden.cli import app
 
+    require_data("sms-spam-collection")
     result = CliRunner().invoke(
         app, ["judge", "eval", "--dataset", "sms-spam-collection", "--category", "spam_scam", "-n", "4"]
     )

