@@ -113,9 +113,22 @@ def test_account_risk_and_clusters(api):
 
 def test_labels_endpoint(api):
     with _client(api, "admin") as admin:
-        r = admin.post("/v1/graph/labels", json={"labels": {"bot1": "bad", "acct1": "good"}})
-        assert r.status_code == 200 and r.json() == {"labelled": 2, "bad": 1}
-        assert admin.get("/v1/graph/accounts/bot1").json()["known_label"] == 1
+        assert admin.post("/v1/graph/events", json={"events": _events(prefix="lab")}).status_code == 200
+        before = admin.get("/v1/graph/accounts/lab1").json()["model"]
+        labels = {
+            "lab0": "bad",
+            "lab1": "bad",
+            "lab2": "bad",
+            "acct0": "good",
+            "acct1": "good",
+            "acct2": "good",
+        }
+        r = admin.post("/v1/graph/labels", json={"labels": labels})
+        assert r.status_code == 200 and r.json() == {"labelled": 6, "bad": 3}
+        after = admin.get("/v1/graph/accounts/lab1").json()
+        assert after["known_label"] == 1
+        # Three known accounts per class: the label-free fallback gives way to the stacked model.
+        assert before.startswith("max") and after["model"].startswith("combined")
         r = admin.post("/v1/graph/labels", json={"labels": {"bot1": "perhaps"}})
         assert r.status_code == 422
 

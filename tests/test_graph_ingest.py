@@ -173,13 +173,17 @@ def test_account_risk_signal():
     signals = scorer.score(["bot0", "user1", "nobody", None])
     assert [s.applicable for s in signals] == [True, True, False, False]
     assert signals[0].scores["account_risk"] >= 0.7
-    assert 0.0 <= signals[1].scores["account_risk"] <= 1.0
+    assert signals[0].scores["coordinated"] == 1.0 and signals[1].scores["coordinated"] == 0.0
+    assert signals[1].scores["account_risk"] < signals[0].scores["account_risk"]
     evidence = signals[0].evidence[0]
     assert evidence.category == "account_risk" and evidence.kind == "account"
     assert evidence.detail["detectors"]["coordination"]["evidence"]["group"]["size"] == 6
     assert signals[2].detail["reason"] == "author not in the interaction graph"
     with pytest.raises(NotFoundError):
         service.account("nobody")
+    # Explanations are computed only where they are read: group members and risky authors.
+    sparing = AccountRiskScorer(service, evidence_at=1.01).score(["bot0", "user1"])
+    assert sparing[0].evidence and not sparing[1].evidence
 
 
 def test_labels_switch_to_the_stacked_model(tmp_path: Path):
@@ -195,7 +199,6 @@ def test_labels_switch_to_the_stacked_model(tmp_path: Path):
     service.set_labels(known)
     scores = service.scores()
     assert scores.detector == "combined" and scores.scores.shape == (service.graph.n_nodes,)
-    assert np.all((scores.scores >= 0) & (scores.scores <= 1))
     bad = tmp_path / "bad.csv"
     bad.write_text("user1,maybe\n")
     with pytest.raises(ValidationError, match="bad.csv:1"):

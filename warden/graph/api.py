@@ -1,13 +1,12 @@
 """HTTP endpoints of the graph: ingest events, read an account's risk, list coordinated groups.
 
 Mount with `app.include_router(warden.graph.api.router)`. The service lives on
-`app.state.warden_graph` (a `GraphService`); when nothing put one there, the first request
-creates it from `GraphSettings` (env WARDEN_GRAPH_*). Roles follow `warden.serve.auth`.
+`app.state.warden_graph` (a `GraphService`), which `create_app`'s lifespan builds from
+`GraphSettings` (env WARDEN_GRAPH_*). Roles follow `warden.serve.auth`.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -15,22 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ValidationError
 from ..serve.auth import Principal, require_roles
-from .config import GraphSettings
 from .service import GraphService, parse_label
 
 router = APIRouter(prefix="/v1/graph", tags=["graph"])
-_create_lock = threading.Lock()
 
 
 def graph_service(request: Request) -> GraphService:
-    state = request.app.state
-    service: GraphService | None = getattr(state, "warden_graph", None)
-    if service is None:
-        with _create_lock:
-            service = getattr(state, "warden_graph", None)
-            if service is None:
-                service = GraphService.from_settings(GraphSettings())
-                state.warden_graph = service
+    service: GraphService = request.app.state.warden_graph  # set by the app's lifespan
     return service
 
 

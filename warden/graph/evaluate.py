@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from ..evaluate.metrics import average_precision, roc_auc
 from .base import GraphDetector, Labels
 from .combine import StackedDetector
 from .coordination import CoordinationDetector
@@ -45,9 +45,9 @@ def default_combined(seed: int = 0) -> StackedDetector:
 
 
 def _metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    if len(np.unique(y)) < 2:
-        return {"auc": float("nan"), "ap": float("nan")}
-    return {"auc": float(roc_auc_score(y, scores)), "ap": float(average_precision_score(y, scores))}
+    # NaN, not None, for a one-class fold: fold means stay numeric and show the gap.
+    auc, ap = roc_auc(y, scores), average_precision(y, scores)
+    return {"auc": float("nan") if auc is None else auc, "ap": float("nan") if ap is None else ap}
 
 
 def cross_validate(

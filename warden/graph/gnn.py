@@ -114,7 +114,7 @@ class GNNDetector(GraphDetector):
     def fit(self, graph: InteractionGraph, labels: Labels) -> GNNDetector:
         torch = _torch()
         # One thread: on a shared 2-core host, two OpenMP threads spin against other work and ran
-        # 50x slower than one in our measurements.
+        # far slower than one while this was developed.
         torch.set_num_threads(self.threads)
         torch.manual_seed(self.seed)
         x = node_features(graph)

@@ -19,7 +19,7 @@ from ..errors import NotFoundError, ValidationError
 from .base import GraphDetector, GraphScores, Labels
 from .combine import MaxDetector, StackedDetector
 from .config import GraphSettings
-from .coordination import CoordinationDetector
+from .coordination import CoordinatedGroup, CoordinationDetector
 from .events import iter_event_rows
 from .gnn import GNNDetector
 from .propagation import PageRankDetector, Rev2Detector
@@ -64,6 +64,7 @@ class GraphService:
         self._detector: GraphDetector | None = None
         self._scores: GraphScores | None = None
         self._scored_version = -1
+        self._groups: tuple[int, list[CoordinatedGroup], frozenset[int]] | None = None
 
     @classmethod
     def from_settings(cls, settings: GraphSettings | None = None) -> GraphService:
@@ -149,6 +150,24 @@ class GraphService:
                 self._scored_version = self.graph.version
             return self._scores
 
+    def _coordinated(self) -> tuple[list[CoordinatedGroup], frozenset[int]]:
+        """Lockstep groups and their member nodes, computed once per graph version."""
+        with self._lock:
+            if self._groups is None or self._groups[0] != self.graph.version:
+                groups, _ = self._coordination().groups(self.graph)
+                members = frozenset(m for g in groups for m in g.members)
+                self._groups = (self.graph.version, groups, members)
+            return self._groups[1], self._groups[2]
+
+    def coordinated_nodes(self) -> frozenset[int]:
+        return self._coordinated()[1]
+
+    def explain(self, index: int) -> dict[str, Any]:
+        """Evidence for one node's score (under the lock: some explanations run the GNN)."""
+        scores = self.scores()
+        with self._lock:
+            return scores.explain(index)
+
     def account(self, account_id: str, evidence: bool = True) -> dict[str, Any]:
         index = self.graph.account_index(account_id)
         if index is None:
@@ -161,8 +180,7 @@ class GraphService:
             "known_label": self.labels.get(account_id),
         }
         if evidence:
-            with self._lock:
-                out["evidence"] = scores.explain(index)
+            out["evidence"] = self.explain(index)
         return out
 
     def top(self, limit: int = 20) -> list[tuple[str, float]]:
@@ -172,5 +190,5 @@ class GraphService:
         return [(self.graph.node_ids[i], float(scores[i])) for i in order]
 
     def clusters(self, limit: int = 50) -> list[dict[str, Any]]:
-        groups, _ = self._coordination().groups(self.graph)
+        groups, _ = self._coordinated()
         return [g.to_dict(self.graph) for g in groups[:limit]]

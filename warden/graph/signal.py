@@ -9,7 +9,6 @@ fusion treats as absent rather than as "safe".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..signals import Evidence, Signal
 from .service import GraphService
@@ -22,9 +21,13 @@ VERSION = "1"
 
 
 class AccountRiskScorer:
-    def __init__(self, service: GraphService, with_evidence: bool = True) -> None:
+    """Account signals for item decisions. Cheap per item: scores are computed once per graph
+    version; the (costly) explanation is attached only where it will be read: authors in a
+    coordinated group or with risk >= `evidence_at`."""
+
+    def __init__(self, service: GraphService, evidence_at: float = 0.0) -> None:
         self.service = service
-        self.with_evidence = with_evidence
+        self.evidence_at = evidence_at
 
     def score(self, author_ids: Sequence[str | None]) -> list[Signal]:
         """One Signal per author id, in order (batch-first, like a detector)."""
@@ -32,6 +35,7 @@ class AccountRiskScorer:
         if not any(a is not None and graph.account_index(a) is not None for a in author_ids):
             return [self._absent(a) for a in author_ids]
         scores = self.service.scores()  # one whole-graph pass, cached until the graph grows
+        grouped = self.service.coordinated_nodes()
         version = f"{VERSION}:{scores.detector}@{scores.version}"
         out: list[Signal] = []
         for author in author_ids:
@@ -40,20 +44,16 @@ class AccountRiskScorer:
                 out.append(self._absent(author))
                 continue
             risk = float(scores.scores[index])
-            detail = scores.explain(index)
-            group = _coordinated_group(detail)
+            in_group = index in grouped
             evidence = []
-            if self.with_evidence:
+            if in_group or risk >= self.evidence_at:
+                detail = {"account_id": author, **self.service.explain(index)}
                 evidence.append(
                     Evidence(
-                        category=SCORE_KEY,
-                        detector=DETECTOR_NAME,
-                        kind="account",
-                        weight=risk,
-                        detail={"account_id": author, **detail},
+                        category=SCORE_KEY, detector=DETECTOR_NAME, kind="account", weight=risk, detail=detail
                     )
                 )
-            values = {SCORE_KEY: risk, COORDINATED_KEY: 1.0 if group else 0.0}
+            values = {SCORE_KEY: risk, COORDINATED_KEY: 1.0 if in_group else 0.0}
             out.append(Signal(detector=DETECTOR_NAME, version=version, scores=values, evidence=evidence))
         return out
 
@@ -61,16 +61,3 @@ class AccountRiskScorer:
     def _absent(author: str | None) -> Signal:
         reason = "item has no author" if author is None else "author not in the interaction graph"
         return Signal.not_applicable(DETECTOR_NAME, VERSION, reason)
-
-
-def _coordinated_group(detail: Any) -> list[str]:
-    """Members of the author's coordinated group, wherever the combined explanation nests it."""
-    if isinstance(detail, dict):
-        group = detail.get("group")
-        if isinstance(group, dict) and group.get("members"):
-            return list(group["members"])
-        for value in detail.values():
-            found = _coordinated_group(value)
-            if found:
-                return found
-    return []

@@ -490,7 +490,7 @@ def create_app(
                 mod.pipeline,
                 mod.settings,
                 banks=matcher,
-                account_risk=AccountRiskScorer(graph),
+                account_risk=AccountRiskScorer(graph, evidence_at=settings.account_risk_review_at),
                 judge=mod.judge,
             )
             service = ModerationService(mod, st)
