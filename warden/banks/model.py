@@ -6,9 +6,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 
-@dataclass(frozen=True)
-class Bank:
+
+class Bank(BaseModel):
+    """A bank as stored; also the API's response shape."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: int
     name: str
     category: str
@@ -18,14 +23,14 @@ class Bank:
     created_by: str
     created_at: datetime
     updated_at: datetime
-    entries: int = 0  # active (enabled, not deleted) entries, where counted
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    entries: int = Field(default=0, description="Active (enabled, not deleted) entries, where counted.")
 
 
-@dataclass(frozen=True)
-class BankEntry:
+class BankEntry(BaseModel):
+    """An entry as stored; also the API's response shape."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: int
     bank_id: int
     bank: str
@@ -43,12 +48,6 @@ class BankEntry:
     @property
     def active(self) -> bool:
         return self.enabled and not self.deleted
-
-    def to_dict(self, value_chars: int | None = None) -> dict[str, Any]:
-        out = asdict(self)
-        if value_chars is not None and len(self.value) > value_chars:
-            out["value"] = self.value[:value_chars] + "…"
-        return out
 
 
 @dataclass(frozen=True)

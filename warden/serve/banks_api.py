@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -12,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..banks.exchange import FORMATS, RawEntry
-from ..banks.model import AddResult
+from ..banks.model import AddResult, Bank, BankEntry
 from ..banks.service import BankService
 from ..errors import ValidationError
 from .auth import Principal, require_roles
@@ -50,19 +49,6 @@ class BankUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=2_000)
 
 
-class BankOut(BaseModel):
-    id: int
-    name: str
-    category: str
-    action: str
-    description: str
-    enabled: bool
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    entries: int = Field(description="Active (enabled, not deleted) entries.")
-
-
 class EntryIn(BaseModel):
     """Either a signal value, or a media file whose fingerprints (all types for its kind) are added."""
 
@@ -87,21 +73,8 @@ class EntriesIn(BaseModel):
     entries: list[EntryIn] = Field(min_length=1, max_length=10_000)
 
 
-class EntryOut(BaseModel):
-    id: int
-    bank: str
-    signal_type: str
-    value: str
-    quality: int | None
-    source: str
-    note: str
-    added_by: str
-    added_at: datetime
-    enabled: bool
-
-
 class AddedOut(BaseModel):
-    added: list[EntryOut]
+    added: list[BankEntry]
     duplicates: list[dict[str, Any]] = Field(description="Entries already in the bank: not added again.")
     skipped: list[str] = Field(default_factory=list, description="Invalid entries skipped (skip_invalid).")
 
@@ -113,7 +86,7 @@ class EntryPatch(BaseModel):
 
 
 class EntryPage(BaseModel):
-    entries: list[EntryOut]
+    entries: list[BankEntry]
     total: int
     limit: int
     offset: int
@@ -157,46 +130,38 @@ def _service(request: Request) -> BankService:
     return service
 
 
-def _entry_out(entry: Any) -> EntryOut:
-    return EntryOut(**{k: getattr(entry, k) for k in EntryOut.model_fields})
-
-
 def _added(result: AddResult, skipped: list[str]) -> AddedOut:
-    return AddedOut(
-        added=[_entry_out(e) for e in result.added], duplicates=result.duplicates, skipped=skipped
-    )
+    return AddedOut(added=result.added, duplicates=result.duplicates, skipped=skipped)
 
 
-@router.post("/v1/banks", status_code=201, response_model=BankOut, summary="Create a bank")
+@router.post("/v1/banks", status_code=201, response_model=Bank, summary="Create a bank")
 def create_bank(
     request: Request, body: BankCreate, principal: Principal = Depends(require_roles("admin"))
-) -> BankOut:
+) -> Bank:
     bank = _service(request).create_bank(
         body.name, body.category, body.action, body.description, principal.actor
     )
-    return BankOut(**bank.to_dict())
+    return bank
 
 
-@router.get("/v1/banks", response_model=list[BankOut], summary="List banks")
-def list_banks(request: Request, principal: Principal = Depends(require_roles("admin"))) -> list[BankOut]:
-    return [BankOut(**b.to_dict()) for b in _service(request).repo.list_banks()]
+@router.get("/v1/banks", response_model=list[Bank], summary="List banks")
+def list_banks(request: Request, principal: Principal = Depends(require_roles("admin"))) -> list[Bank]:
+    return _service(request).repo.list_banks()
 
 
-@router.get("/v1/banks/{name}", response_model=BankOut, summary="Get a bank")
+@router.get("/v1/banks/{name}", response_model=Bank, summary="Get a bank")
 def get_bank(
     request: Request, name: BankName, principal: Principal = Depends(require_roles("admin"))
-) -> BankOut:
-    return BankOut(**_service(request).repo.get_bank(name).to_dict())
+) -> Bank:
+    return _service(request).repo.get_bank(name)
 
 
-@router.patch(
-    "/v1/banks/{name}", response_model=BankOut, summary="Enable/disable a bank or change its action"
-)
+@router.patch("/v1/banks/{name}", response_model=Bank, summary="Enable/disable a bank or change its action")
 def update_bank(
     request: Request, name: BankName, body: BankUpdate, principal: Principal = Depends(require_roles("admin"))
-) -> BankOut:
+) -> Bank:
     bank = _service(request).update_bank(name, principal.actor, **body.model_dump(exclude_none=True))
-    return BankOut(**bank.to_dict())
+    return bank
 
 
 @router.delete("/v1/banks/{name}", summary="Delete a bank and its entries")
@@ -254,11 +219,11 @@ def list_entries(
     principal: Principal = Depends(require_roles("admin")),
 ) -> EntryPage:
     entries, total = _service(request).repo.list_entries(name, signal_type, enabled, limit, offset)
-    return EntryPage(entries=[_entry_out(e) for e in entries], total=total, limit=limit, offset=offset)
+    return EntryPage(entries=entries, total=total, limit=limit, offset=offset)
 
 
 @router.patch(
-    "/v1/banks/{name}/entries/{entry_id}", response_model=EntryOut, summary="Enable/disable an entry"
+    "/v1/banks/{name}/entries/{entry_id}", response_model=BankEntry, summary="Enable/disable an entry"
 )
 def update_entry(
     request: Request,
@@ -266,18 +231,16 @@ def update_entry(
     entry_id: int,
     body: EntryPatch,
     principal: Principal = Depends(require_roles("admin")),
-) -> EntryOut:
+) -> BankEntry:
     """Takes effect for matching at once in this process, and within `banks.refresh_interval_s` in others."""
-    return _entry_out(
-        _service(request).set_entry(name, entry_id, principal.actor, enabled=body.enabled, note=body.note)
-    )
+    return _service(request).set_entry(name, entry_id, principal.actor, enabled=body.enabled, note=body.note)
 
 
-@router.delete("/v1/banks/{name}/entries/{entry_id}", response_model=EntryOut, summary="Delete an entry")
+@router.delete("/v1/banks/{name}/entries/{entry_id}", response_model=BankEntry, summary="Delete an entry")
 def delete_entry(
     request: Request, name: BankName, entry_id: int, principal: Principal = Depends(require_roles("admin"))
-) -> EntryOut:
-    return _entry_out(_service(request).delete_entry(name, entry_id, principal.actor))
+) -> BankEntry:
+    return _service(request).delete_entry(name, entry_id, principal.actor)
 
 
 @router.post(

@@ -41,7 +41,8 @@ def _bank(row: BankRow, entries: int = 0) -> Bank:
 
 
 def _entry(row: BankEntryRow, bank_name: str) -> BankEntry:
-    return BankEntry(
+    # Rows are typed by the schema already; skipping validation matters when loading millions.
+    return BankEntry.model_construct(
         id=row.id,
         bank_id=row.bank_id,
         bank=bank_name,
