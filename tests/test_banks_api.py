@@ -295,7 +295,7 @@ def test_cli_bank_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imag
         bad = tmp_path / "bad.txt"
         bad.write_text("pdq nothex\n")
         result = runner.invoke(app, ["bank", "import", "cli-bank", str(bad), "--format", "te"])
-        assert result.exit_code == 2 and "nothing imported" in result.output
+        assert result.exit_code == 2 and "none added" in result.output
         result = runner.invoke(app, ["bank", "export", "cli-bank", "--format", "csv"])
         assert result.exit_code == 0 and "pdq," in result.output
     finally:

@@ -17,7 +17,6 @@ bank_app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console()
-IMPORT_CHUNK = 10_000
 
 
 def _fail(message: str) -> None:
@@ -157,40 +156,30 @@ def import_file(
     """Import a hash file (PDQ hex, ThreatExchange 'TYPE VALUE' lines, or HMA-style CSV)."""
     from rich.progress import Progress
 
-    from .exchange import parse
-
     service = _service()
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         _fail(f"{file} is not UTF-8 text: {exc}")
     try:
-        raw, parse_errors = parse(text, format, source=source or file.name)
-    except ValueError as exc:
-        _fail(str(exc))
-    problems = [str(e) for e in parse_errors]
-    if problems and not skip_invalid:
-        _fail(f"{len(problems)} unreadable line(s), nothing imported: " + "; ".join(problems[:10]))
-    _, invalid = service.validate(raw)
-    if invalid and not skip_invalid:
-        _fail(f"{len(invalid)} invalid entr(y/ies), nothing imported: " + "; ".join(invalid[:10]))
-    added = duplicates = 0
-    try:
         with Progress(console=console) as bar:
-            task = bar.add_task(f"importing {file.name}", total=len(raw))
-            for lo in range(0, len(raw), IMPORT_CHUNK):
-                chunk = raw[lo : lo + IMPORT_CHUNK]
-                result, _ = service.add_entries(name, chunk, actor="cli", skip_invalid=True)
-                added += len(result.added)
-                duplicates += len(result.duplicates)
-                bar.advance(task, len(chunk))
+            task = bar.add_task(f"importing {file.name}", total=None)
+            result, skipped = service.import_text(
+                name,
+                text,
+                format,
+                actor="cli",
+                source=source or file.name,
+                skip_invalid=skip_invalid,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except WardenError as exc:
         _fail(str(exc))
-    for message in (problems + invalid)[:20]:
+    for message in skipped[:20]:
         console.print(f"[yellow]skipped[/] {message}")
     console.print(
-        f"[green]imported[/] {added:,} entries; {duplicates:,} already present; "
-        f"{len(problems + invalid):,} skipped"
+        f"[green]imported[/] {len(result.added):,} entries; {len(result.duplicates):,} already present; "
+        f"{len(skipped):,} skipped"
     )
 
 

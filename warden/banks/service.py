@@ -7,19 +7,37 @@ a PDQ value must be 64 hex digits) holds everywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, get_args
 
 from ..errors import ValidationError
-from ..policy.model import Policy
+from ..policy.model import ActionName, Policy
 from ..store.banks import BankRepository
 from .exchange import RawEntry, export, parse
 from .matcher import BankMatcher
 from .model import AddResult, Bank, BankEntry, NewEntry
 from .signal_types import canonical_name
 
+IMPORT_CHUNK = 10_000  # entries per transaction when importing files
+
+
+def _reject(problems: list[str], what: str) -> None:
+    """All-or-nothing: one problem rejects the batch, every problem named (the first 20)."""
+    if problems:
+        more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise ValidationError(f"{len(problems)} {what}, none added: {'; '.join(problems[:20])}{more}")
+
+
+def _shift(duplicate: dict[str, Any], offset: int) -> dict[str, Any]:
+    """Duplicate positions of a chunk, as positions in the whole import."""
+    out = dict(duplicate, index=duplicate["index"] + offset)
+    if out.get("duplicate_of_index") is not None:
+        out["duplicate_of_index"] += offset
+    return out
+
+
 BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-ACTIONS = ("allow", "label", "age_restrict", "limit", "remove", "review")
+ACTIONS: tuple[str, ...] = get_args(ActionName)
 
 
 class BankService:
@@ -89,29 +107,41 @@ class BankService:
         """Validate then add. Without `skip_invalid`, one invalid entry rejects the whole batch."""
         self.repo.get_bank(bank)  # 404 before validation work
         valid, errors = self.validate(raw)
-        if errors and not skip_invalid:
-            shown = "; ".join(errors[:20]) + (f"; and {len(errors) - 20} more" if len(errors) > 20 else "")
-            raise ValidationError(
-                f"{len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'}, none added: {shown}"
-            )
+        if not skip_invalid:
+            _reject(errors, "invalid entries")
         result = self.repo.add_entries(bank, valid, actor)
         self.matcher.apply(result.added, self.repo.bank_ids())
         return result, errors
 
     def import_text(
-        self, bank: str, text: str, fmt: str, actor: str, source: str = "", skip_invalid: bool = False
+        self,
+        bank: str,
+        text: str,
+        fmt: str,
+        actor: str,
+        source: str = "",
+        skip_invalid: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> tuple[AddResult, list[str]]:
+        """Parse, validate and add a hash file in chunks (`progress(done, total)` after each)."""
         try:
             raw, parse_errors = parse(text, fmt, source=source)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
-        messages = [str(e) for e in parse_errors]
-        if messages and not skip_invalid:
-            raise ValidationError(
-                f"{len(messages)} unreadable line(s), none added: " + "; ".join(messages[:20])
-            )
-        result, errors = self.add_entries(bank, raw, actor, skip_invalid=skip_invalid)
-        return result, messages + errors
+        self.repo.get_bank(bank)
+        valid, errors = self.validate(raw)
+        problems = [str(e) for e in parse_errors] + errors
+        if not skip_invalid:
+            _reject(problems, "unreadable or invalid lines")
+        result = AddResult()
+        for lo in range(0, len(valid), IMPORT_CHUNK):
+            part = self.repo.add_entries(bank, valid[lo : lo + IMPORT_CHUNK], actor)
+            self.matcher.apply(part.added, self.repo.bank_ids())
+            result.added += part.added
+            result.duplicates += [_shift(d, lo) for d in part.duplicates]
+            if progress is not None:
+                progress(min(lo + IMPORT_CHUNK, len(valid)), len(valid))
+        return result, problems
 
     def export_text(self, bank: str, fmt: str) -> Iterable[str]:
         self.repo.get_bank(bank)
@@ -129,19 +159,3 @@ class BankService:
         entry = self.repo.delete_entry(bank, entry_id, actor)
         self.matcher.apply([entry], self.repo.bank_ids())
         return entry
-
-    # -- lookups ---------------------------------------------------------------------------------
-    def raw_from_dicts(self, items: Sequence[Mapping[str, Any]]) -> list[RawEntry]:
-        """API entries (already schema-checked) as RawEntry; negative `line` encodes the list index."""
-        return [
-            RawEntry(
-                line=-(i + 1),
-                signal_type=str(item["signal_type"]),
-                value=str(item["value"]),
-                quality=item.get("quality"),
-                note=item.get("note") or "",
-                source=item.get("source") or "",
-                enabled=item.get("enabled", True),
-            )
-            for i, item in enumerate(items)
-        ]

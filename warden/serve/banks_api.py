@@ -14,6 +14,7 @@ from ..banks.exchange import FORMATS, RawEntry
 from ..banks.model import AddResult, Bank, BankEntry
 from ..banks.service import BankService
 from ..errors import ValidationError
+from ..policy.model import ActionName
 from .auth import Principal, require_roles
 from .errors import ApiError
 
@@ -37,7 +38,7 @@ class BankCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64, examples=["terror-videos"])
     category: str = Field(description="Policy category a match implies.", examples=["extremism"])
-    action: Literal["allow", "label", "age_restrict", "limit", "remove", "review"] = "remove"
+    action: ActionName = "remove"
     description: str = Field(default="", max_length=2_000)
 
 
@@ -45,7 +46,7 @@ class BankUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool | None = None
     category: str | None = None
-    action: Literal["allow", "label", "age_restrict", "limit", "remove", "review"] | None = None
+    action: ActionName | None = None
     description: str | None = Field(default=None, max_length=2_000)
 
 
