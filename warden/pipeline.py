@@ -15,7 +15,7 @@ import numpy as np
 from .content import Content
 from .decision import StageTrace
 from .detectors.base import Detector
-from .fusion import FusionModel
+from .fusion import FusionModel, route_of
 from .policy.model import Policy
 from .signals import Signal
 
@@ -101,8 +101,6 @@ class Pipeline:
         return out
 
     def _benign(self, probs: np.ndarray, language: str, exit_below: float | None) -> bool:
-        from .fusion import route_of
-
         flags = self.flag_thresholds.get(route_of(language))
         if exit_below is None or flags is None:
             return False
