@@ -7,9 +7,13 @@ AREA ?=
 .PHONY: setup run test lint typecheck pytest bench train clean system-deps
 
 # Debian packages: ffmpeg (video decoding) and what vpdq/tmkpy compile against (ffmpeg dev
-# headers, swig). Only missing ones are installed; apt-get needs root (sudo is used otherwise).
+# headers, swig); Tesseract with language packs (OCR); fonts for rendered test memes; Chromium (the
+# console's browser tests drive it with Playwright, which cannot download its own browser here).
+# Only missing ones are installed; apt-get needs root (sudo is used otherwise).
 SYSTEM_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev \
-	libavfilter-dev swig pkg-config
+	libavfilter-dev swig pkg-config \
+	tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-ara \
+	fonts-dejavu-core chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 system-deps:

@@ -6,13 +6,51 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ValidationError
-from .settings import Limits
+from .settings import Limits, MediaSettings
 
 ContentKind = Literal["text", "image", "video", "profile", "comment"]
 TEXT_KINDS = frozenset({"text", "comment", "profile"})
+MEDIA_KINDS = frozenset({"image", "video"})
+# Attachments per item when the caller passes no media settings (the field's default).
+_MAX_MEDIA = int(MediaSettings.model_fields["max_items_per_post"].default)
+
+
+class Media(BaseModel):
+    """One image or video attached to an item: its bytes, or where to read them from.
+
+    Exactly one of `data`, `path`, `url`. In JSON, `data` is base64. `path` is for the CLI and the
+    Python API (the HTTP API refuses it); `url` is fetched only when `media.fetch_enabled` is on and
+    the host is allow-listed. Intake (`warden.media.intake`) resolves every form to `data`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    data: bytes | None = Field(default=None, description="The file's bytes (base64 in JSON).")
+    path: str | None = Field(default=None, max_length=4096, description="A local file (not over HTTP).")
+    url: str | None = Field(default=None, max_length=4096, description="Fetched only if enabled.")
+    content_type: str | None = Field(
+        default=None, max_length=128, description="Declared type, e.g. image/png; checked against the bytes."
+    )
+    filename: str | None = Field(default=None, max_length=512)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Media:
+        given = [name for name in ("data", "path", "url") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"media needs exactly one of data, path, url (got {', '.join(given) or 'none'})")
+        return self
+
+    def sha256(self) -> str | None:
+        return hashlib.sha256(self.data).hexdigest() if self.data is not None else None
+
+    def identity(self) -> str:
+        """What content_hash uses: the bytes' sha256 once resolved, else where they come from."""
+        digest = self.sha256()
+        if digest is not None:
+            return digest
+        return f"path:{self.path}" if self.path is not None else f"url:{self.url}"
 
 
 class Content(BaseModel):
@@ -34,6 +72,10 @@ class Content(BaseModel):
         default=None, max_length=20_000, description="Parent text, e.g. the post a comment replies to."
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
+    media: list[Media] = Field(
+        default_factory=list,
+        description="Images or videos judged together with `text` (a caption) as one item.",
+    )
     hashes: dict[str, list[str]] = Field(
         default_factory=dict,
         description=(
@@ -78,6 +120,7 @@ class Content(BaseModel):
                 "language": self.language,
                 "context": self.context,
                 **({"hashes": {k: sorted(v) for k, v in sorted(self.hashes.items())}} if self.hashes else {}),
+                **({"media": [m.identity() for m in self.media]} if self.media else {}),
             },
             sort_keys=True,
             ensure_ascii=False,
@@ -85,8 +128,10 @@ class Content(BaseModel):
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def check_item(item: Content, limits: Limits) -> None:
-    """Raise ValidationError if one item breaks a limit (used per item by the CLI)."""
+def check_item(item: Content, limits: Limits, max_media: int = _MAX_MEDIA) -> None:
+    """Raise ValidationError if one item breaks a limit (used per item by the CLI).
+
+    `max_media` is `settings.media.max_items_per_post` (attachments per item)."""
     if len(item.id) > limits.max_id_chars:
         raise ValidationError(
             f"{item.id[:40]!r}: id has {len(item.id)} characters, limit is {limits.max_id_chars}"
@@ -95,18 +140,20 @@ def check_item(item: Content, limits: Limits) -> None:
         raise ValidationError(
             f"{item.id}: text has {len(item.text)} characters, limit is {limits.max_text_chars}"
         )
-    if item.kind not in TEXT_KINDS and not item.hashes:
+    if item.kind not in TEXT_KINDS and not item.hashes and not item.media:
         raise ValidationError(
-            f"{item.id}: kind {item.kind!r} needs `hashes` in this version "
-            "(media is matched against the banks by its fingerprints; text, comment and profile are scored)"
+            f"{item.id}: kind {item.kind!r} needs `media` (the image or video itself) or `hashes` "
+            "(fingerprints matched against the banks)"
         )
+    if len(item.media) > max_media:
+        raise ValidationError(f"{item.id}: {len(item.media)} media attachments, limit is {max_media}")
     if sum(len(v) for v in item.hashes.values()) > limits.max_hashes_per_item:
         raise ValidationError(f"{item.id}: more than {limits.max_hashes_per_item} hashes")
     if len(json.dumps(item.metadata, default=str)) > limits.max_metadata_bytes:
         raise ValidationError(f"{item.id}: metadata exceeds {limits.max_metadata_bytes} bytes")
 
 
-def check_limits(items: list[Content], limits: Limits) -> None:
+def check_limits(items: list[Content], limits: Limits, max_media: int = _MAX_MEDIA) -> None:
     """Raise ValidationError naming the first item that breaks a limit."""
     if len(items) > limits.max_batch_items:
         raise ValidationError(f"batch of {len(items)} items exceeds the limit of {limits.max_batch_items}")
@@ -116,6 +163,6 @@ def check_limits(items: list[Content], limits: Limits) -> None:
             raise ValidationError(f"items[{index}]: duplicate id {item.id!r} in one batch")
         seen.add(item.id)
         try:
-            check_item(item, limits)
+            check_item(item, limits, max_media)
         except ValidationError as exc:
             raise ValidationError(f"items[{index}]: {exc}") from None

@@ -133,6 +133,45 @@ class JudgeSettings(BaseModel):
     )
 
 
+class MediaSettings(BaseSettings):
+    """Images, GIFs and video: what is decoded, how densely video is sampled, and network fetching."""
+
+    enabled: bool = True
+    store_dir: Path = Field(
+        default=Path(".warden/media"),
+        description="Content-addressed copies of media kept for human review (sha256 file names).",
+    )
+    fetch_enabled: bool = Field(
+        default=False, description="Fetch media by URL. Off by default: Warden never touches the network."
+    )
+    fetch_allow_hosts: list[str] = Field(
+        default_factory=list, description="Host names media may be fetched from when fetch_enabled."
+    )
+    fetch_timeout_s: float = Field(default=10.0, gt=0)
+    max_items_per_post: int = Field(default=10, ge=1, description="Images/videos attached to one item.")
+    max_gif_frames: int = Field(
+        default=50, ge=1, description="Animated GIF/WebP frames analysed (evenly spread)."
+    )
+    max_decoded_frames: int = Field(
+        default=1_000, ge=1, description="Frames an animation may declare at all."
+    )
+    video_fps: float = Field(
+        default=1.0, gt=0, description="Fixed keyframe sampling rate (frames per second)."
+    )
+    video_scene_threshold: float = Field(
+        default=0.3, gt=0, le=1, description="ffmpeg scene-change score that adds a keyframe."
+    )
+    max_video_frames: int = Field(default=120, ge=1, description="Cap on keyframes per video.")
+    ocr_enabled: bool = True
+    ocr_languages: str = Field(default="eng+deu+fra+spa", description="Tesseract language packs, '+'-joined.")
+
+
+class ReviewSettings(BaseSettings):
+    """Human review queues."""
+
+    enabled: bool = True
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WARDEN_", env_nested_delimiter="__", toml_file="warden.toml", extra="ignore"
@@ -154,6 +193,8 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = 5.0
     limits: Limits = Field(default_factory=Limits)
     banks: BankSettings = Field(default_factory=BankSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     judge: JudgeSettings = Field(
         default_factory=JudgeSettings, description="LLM policy judge (off by default: it is slow)."
     )
