@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -101,7 +102,9 @@ def test_migrate_twice_is_a_noop(store: Store, db_url: str, raw: Engine) -> None
     with Store(db_url) as again:  # a second process starting against the same database
         again.migrate()
     with raw.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+        version = conn.scalar(text("SELECT version_num FROM alembic_version"))
+    # The newest migration in the repository, not a literal that every new migration would break.
+    assert version == ScriptDirectory.from_config(store._alembic_config()).get_current_head()
 
 
 def test_migration_matches_tables(store: Store, raw: Engine) -> None:

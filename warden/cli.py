@@ -20,6 +20,7 @@ from .banks.cli import bank_app
 from .errors import WardenError
 from .graph.cli import graph_app
 from .policy.model import PolicyError, load_policy
+from .review.cli import review_app
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(data_app, name="data")
 app.add_typer(bank_app, name="bank")
 app.add_typer(graph_app, name="graph")
+app.add_typer(review_app, name="review")
 console = Console(stderr=True)
 
 
@@ -144,8 +146,20 @@ def _read_items(path: Path) -> Iterator[dict[str, Any]]:
 @app.command()
 def moderate(
     file: Annotated[
-        Path, typer.Argument(help="JSONL or CSV file with id and text.", exists=True, dir_okay=False)
-    ],
+        Path | None,
+        typer.Argument(
+            help="JSONL or CSV file with id and text (JSONL rows may carry media: [{\"path\": ...}]).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    image: Annotated[
+        list[Path] | None, typer.Option("--image", help="An image or animated GIF to moderate (repeatable).")
+    ] = None,
+    video: Annotated[
+        list[Path] | None, typer.Option("--video", help="A video to moderate (repeatable).")
+    ] = None,
+    caption: Annotated[str, typer.Option(help="Caption judged with each --image/--video.")] = "",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write decisions JSONL here (default stdout).")
     ] = None,
@@ -180,20 +194,29 @@ def moderate(
 
         service = ModerationService(moderator, db)
     try:
-        rows = list(_read_items(file))
+        rows = list(_read_items(file)) if file is not None else []
     except WardenError as exc:
         _fail(str(exc))
+    rows += _media_rows(image or [], "image", caption) + _media_rows(video or [], "video", caption)
+    if not rows and file is None:
+        _fail("give a FILE of items, or media with --image / --video")
+    base_dir = file.parent if file is not None else Path.cwd()
+    if any(row.get("media") for row in rows):
+        batch_size = min(batch_size, 16)  # media bytes are held per chunk: keep chunks small
     seen_ids: set[str] = set()
     errors = 0
     counts: dict[str, int] = {}
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         with _progress() as bar:
-            task = bar.add_task(f"moderating {file.name}", total=len(rows))
+            task = bar.add_task(f"moderating {file.name if file else 'media'}", total=len(rows))
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
                 # Every item is checked on its own, so one bad item never costs the others.
-                checked = [_check_row(row, settings, seen_ids, file.name) for row in chunk]
+                checked = [
+                    _check_row(row, settings, seen_ids, file.name if file else "the arguments", base_dir)
+                    for row in chunk
+                ]
                 outcomes = _moderate_valid(
                     [r for _, r in checked if isinstance(r, Content)], moderator, service
                 )
@@ -215,19 +238,43 @@ def moderate(
     console.print(f"[green]done[/]: {done} decisions ({summary}); {errors} invalid item(s)")
 
 
+def _media_rows(paths: list[Path], kind: str, caption: str) -> list[dict[str, Any]]:
+    """One item per --image/--video file, its id the file name."""
+    return [
+        {"id": path.name, "kind": kind, "text": caption, "media": [{"path": str(path.resolve())}]}
+        for path in paths
+    ]
+
+
 def _check_row(
-    row: dict[str, Any], settings: Settings, seen_ids: set[str], source: str
+    row: dict[str, Any], settings: Settings, seen_ids: set[str], source: str, base_dir: Path | None = None
 ) -> tuple[Any, Content | str]:
-    """(id, Content) for a valid row, (id, error message) otherwise; ids must be unique in the file."""
+    """(id, Content) for a valid row, (id, error message) otherwise; ids must be unique in the file.
+
+    Media paths are read here (relative ones from `base_dir`, the input file's folder), so a missing
+    or oversized file is this row's error and the item's content hash names the bytes."""
     from pydantic import ValidationError as PydanticValidationError
 
     from .content import Content, check_item
+    from .media.intake import resolve_item
 
     if _ERROR in row:
         return row["id"], row[_ERROR]
     try:
         item = Content.model_validate(row)
-        check_item(item, settings.limits)
+        check_item(item, settings.limits, settings.media.max_items_per_post)
+        if item.media and base_dir is not None:
+            item = item.model_copy(
+                update={
+                    "media": [
+                        m.model_copy(update={"path": str(base_dir / m.path)})
+                        if m.path is not None and not Path(m.path).expanduser().is_absolute()
+                        else m
+                        for m in item.media
+                    ]
+                }
+            )
+        item = resolve_item(item, settings.media, settings.limits, allow_path=True)
     except PydanticValidationError as exc:
         return row.get("id"), "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
     except WardenError as exc:
@@ -243,15 +290,24 @@ def _moderate_valid(
 ) -> dict[str, Decision | str]:
     """Decision (or error message) per content id."""
 
+    from .media.intake import MediaBatchError
+
     def run(batch: list[Content]) -> list[Decision]:
         return moderator.moderate(batch) if service is None else service.moderate(batch, actor="cli")
 
+    refused: dict[str, Decision | str] = {}
     try:
-        return {d.content_id: d for d in run(items)}
+        try:
+            return {d.content_id: d for d in run(items)}
+        except MediaBatchError as exc:
+            # Undecodable media: those items get their error, the rest of the chunk is decided.
+            refused = {cid: str(err) for cid, err in exc.failures.items()}
+            items = [item for item in items if item.id not in refused]
+            return {**refused, **{d.content_id: d for d in run(items)}}
     except WardenError:
         # e.g. an id already stored with other content, or a malformed hash: find the culprit(s)
         # one by one so the rest of the chunk still gets decisions.
-        outcomes: dict[str, Decision | str] = {}
+        outcomes: dict[str, Decision | str] = dict(refused)
         for item in items:
             try:
                 [outcomes[item.id]] = run([item])
@@ -271,22 +327,194 @@ def train(
         bool, typer.Option(help="Train only on data sets whose licence allows commercial use.")
     ] = False,
     skip_multilingual: Annotated[bool, typer.Option(help="Skip the (slow) multilingual E5 heads.")] = False,
+    labels: Annotated[
+        Path | None, typer.Option(help="Review labels JSONL (`warden review export-labels`) to merge in.")
+    ] = None,
+    labels_from_store: Annotated[
+        bool, typer.Option(help="Merge every review label in the database.")
+    ] = False,
+    golden: Annotated[
+        Path | None, typer.Option(help="Golden set JSONL for the gate (default: the registry's).")
+    ] = None,
+    registry: Annotated[
+        Path | None,
+        typer.Option(help="Train a candidate version here and gate it (implied by --labels/--golden)."),
+    ] = None,
+    dataset: Annotated[list[str] | None, typer.Option(help="Only these data set(s).")] = None,
+    max_items_per_dataset: Annotated[
+        int | None, typer.Option(help="Cap per data set (quick experiments).", min=1)
+    ] = None,
 ) -> None:
-    """Train the text models from the labelled data sets."""
+    """Train the text models; with a registry, as a candidate that is promoted only if not worse."""
     from .learn.train import TrainConfig
     from .learn.train import train as run_train
 
     settings = _settings(policy)
+    gated = registry is not None or labels is not None or labels_from_store or golden is not None
+    if gated and out is not None:
+        _fail("--out writes models directly; with --registry/--labels/--golden the registry decides")
     config = TrainConfig(
         data_dir=data_dir or settings.data_dir,
         out_dir=out or settings.models_dir,
         commercial_only=commercial_only,
         skip_e5=skip_multilingual,
+        datasets=dataset or None,
+        max_items_per_dataset=max_items_per_dataset,
     )
     try:
-        run_train(load_policy(settings.policy_path), config, console)
+        if not gated:
+            run_train(load_policy(settings.policy_path), config, console)
+            return
+        from .learn.registry import DEFAULT_ROOT, ModelRegistry, gate_table, train_and_gate
+        from .learn.review_labels import labels_from_store as store_labels
+        from .learn.review_labels import read_review_labels
+
+        active = load_policy(settings.policy_path)
+        review = read_review_labels(labels, active.category_ids) if labels else []
+        review += store_labels() if labels_from_store else []
+        reg = ModelRegistry(registry or DEFAULT_ROOT, baseline=settings.models_dir)
+        report = train_and_gate(active, config, reg, settings, review, golden, console=console)
+    except (WardenError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    Console().print(gate_table(report))
+    where = reg.path_of(report.candidate)
+    if report.promoted:
+        console.print(f"[green]promoted[/] {report.candidate} ({where}); live models: {reg.root / 'current'}")
+    else:
+        console.print(f"[yellow]kept in shadow[/] {report.candidate} ({where}): {'; '.join(report.reasons)}")
+
+
+models_app = typer.Typer(help="Model versions in a registry: list, promote, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+_REGISTRY_OPTION = typer.Option(help="Registry root.")
+
+
+@models_app.command("list")
+def models_list(registry: Annotated[Path | None, _REGISTRY_OPTION] = None) -> None:
+    """Versions with their status and gate result."""
+    from .learn.registry import DEFAULT_ROOT, ModelRegistry
+
+    reg = ModelRegistry(registry or DEFAULT_ROOT, baseline=get_settings().models_dir)
+    table = Table("version", "status", "created", "parent", "gate", "macro F1 (live -> cand.)", "path")
+    for v in reg.versions():
+        g = v.gate or {}
+        f1 = f"{g['current_macro_f1']:.4f} -> {g['candidate_macro_f1']:.4f}" if g else "-"
+        verdict = (
+            ("passed" if g.get("passed") else "failed: " + "; ".join(g.get("reasons", []))) if g else "-"
+        )
+        table.add_row(v.id, v.status, v.created_at, v.parent or "-", verdict, f1, v.path)
+    Console().print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="Version id, e.g. v0002.")],
+    registry: Annotated[Path | None, _REGISTRY_OPTION] = None,
+) -> None:
+    """Make a version live by hand (overrides the gate; recorded in the history)."""
+    from .learn.registry import DEFAULT_ROOT, ModelRegistry
+
+    reg = ModelRegistry(registry or DEFAULT_ROOT, baseline=get_settings().models_dir)
+    try:
+        reg.promote(version, reason="manual promote")
     except WardenError as exc:
         _fail(str(exc))
+    console.print(f"[green]live[/]: {version} -> {reg.root / 'current'}")
+
+
+@models_app.command("rollback")
+def models_rollback(registry: Annotated[Path | None, _REGISTRY_OPTION] = None) -> None:
+    """Make the previously live version live again."""
+    from .learn.registry import DEFAULT_ROOT, ModelRegistry
+
+    reg = ModelRegistry(registry or DEFAULT_ROOT, baseline=get_settings().models_dir)
+    try:
+        version = reg.rollback()
+    except WardenError as exc:
+        _fail(str(exc))
+    console.print(f"[green]live[/]: {version}")
+
+
+@app.command()
+def learn(
+    budget: Annotated[int, typer.Option(help="How many items to propose.", min=1)],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Pool: JSONL/CSV of items (JSONL items with 'labels' count as labelled)."),
+    ] = None,
+    from_store: Annotated[
+        bool, typer.Option(help="Pool: pending review tasks in the database (labelled: its review labels).")
+    ] = False,
+    strategy: Annotated[
+        str, typer.Option(help="random | uncertainty | margin | kcenter | hybrid")
+    ] = "hybrid",
+    labels: Annotated[
+        Path | None, typer.Option(help="Review labels JSONL: items with these texts count as labelled.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Write the proposed batch (JSONL) here.")] = Path("batch.jsonl"),
+    seed: Annotated[int, typer.Option(help="Seed for tie-breaking and random sampling.")] = 0,
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML.")] = None,
+) -> None:
+    """Propose the next batch to label: the live models' uncertainty and/or diversity of MiniLM embeddings."""
+    from .learn.active import mark_labelled, pool_from_store, propose_batch, read_pool
+    from .learn.review_labels import read_review_labels
+    from .moderator import Moderator
+
+    if (data is None) == (not from_store):
+        _fail("give exactly one pool: --data FILE or --from-store")
+    settings = _settings(policy)
+    try:
+        pool = read_pool(data) if data is not None else pool_from_store()
+        if labels is not None:
+            pool = mark_labelled(pool, [lab.text for lab in read_review_labels(labels)])
+        moderator = Moderator.from_settings(settings).load()
+        with _progress() as bar:
+            task = bar.add_task(f"scoring and embedding {len(pool):,} items", total=2 * len(pool))
+            batch = propose_batch(
+                moderator, pool, budget, strategy, seed, progress=lambda n: bar.advance(task, n)
+            )
+    except (WardenError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    with out.open("w", encoding="utf-8") as fh:
+        for row in batch:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    labelled = sum(i.labelled for i in pool)
+    console.print(
+        f"[green]proposed[/] {len(batch)} of {len(pool) - labelled:,} unlabelled items ({strategy}) -> {out}"
+    )
+
+
+@app.command("train-media-fusion")
+def train_media_fusion(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Root of the data sets (default ../shared/data).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write media_fusion.json.")] = None,
+    n_calib: Annotated[int | None, typer.Option(help="Calib-split memes to render (default all).")] = None,
+    n_test: Annotated[int | None, typer.Option(help="Test-split memes to render (default all).")] = None,
+) -> None:
+    """Fit the multimodal fusion on rendered memes + captions (calib split); report on the test split."""
+    from .media.fusion import DEFAULT_DIR
+    from .media.ocr import TesseractOcr
+    from .media.train_fusion import FusionTrainConfig
+    from .media.train_fusion import train_media_fusion as run_fusion
+    from .moderator import Moderator
+
+    settings = _settings()
+    config = FusionTrainConfig(
+        data_dir=data_dir or settings.data_dir, out_dir=out or DEFAULT_DIR, n_calib=n_calib, n_test=n_test
+    )
+    try:
+        moderator = Moderator.from_settings(settings).load()
+        ocr = TesseractOcr(
+            languages=settings.media.ocr_languages,
+            timeout_s=settings.media.ocr_timeout_s,
+            workers=settings.media.threads,
+        )
+        report = run_fusion(config, moderator, ocr, console)
+    except WardenError as exc:
+        _fail(str(exc))
+    Console().print_json(data={k: v for k, v in report.items() if k.startswith("test")})
 
 
 @app.command("eval")

@@ -9,8 +9,10 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,12 +20,14 @@ import numpy as np
 
 from .content import TEXT_KINDS, Content, check_limits
 from .decider import ENFORCEMENT, Decider
-from .decision import CategoryScore, Decision, Reason, StageTrace, Versions
+from .decision import CategoryScore, Decision, MediaResult, MediaSegment, Reason, StageTrace, Versions
 from .detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
 from .detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
 from .detectors.linear import LinearNgramDetector
 from .errors import ValidationError
 from .fusion import ROUTES, FusionModel, route_of
+from .media.analyze import Attachment, FrameResult, MediaTier, ocr_evidence
+from .media.fusion import NSFW_CATEGORY, PostChannels
 from .pipeline import ItemResult, Pipeline, Stage
 from .policy.model import ActionName, Policy, load_policy
 from .settings import Settings, get_settings
@@ -37,7 +41,25 @@ if TYPE_CHECKING:
     from .detectors.llm_judge import LLMJudgeDetector
     from .graph.signal import AccountRiskScorer
 
+MEDIA_STAGE_COST = 5.0  # per analysed frame: an Open-NSFW forward pass (OCR on a few frames on top)
 BANK_STAGE_COST = 0.01  # a hash lookup; same units as Detector.cost (n-gram tier 0.02, MiniLM head 1)
+
+
+@dataclass
+class _TextScore:
+    """One caption or OCR text after the text cascade."""
+
+    probabilities: dict[str, float]  # evaluated categories only
+    evidence: dict[str, list[dict[str, Any]]]
+    stages: list[StageTrace]
+
+
+def _max_scores(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for row in rows:
+        for cat, p in row.items():
+            out[cat] = max(out.get(cat, 0.0), p)
+    return out
 
 
 def build_pipeline(policy: Policy, models_dir: Path, settings: Settings) -> Pipeline:
@@ -75,9 +97,13 @@ class Moderator:
         banks: BankMatcher | None = None,
         account_risk: AccountRiskScorer | None = None,
         judge: LLMJudgeDetector | None = None,
+        media: MediaTier | None = None,
     ) -> None:
         self.settings = settings
         self.judge = judge
+        # The image tier (NSFW, OCR, multimodal fusion); shared by moderators of other policies.
+        self.media = media if media is not None else MediaTier(settings)
+        self.media_decider = Decider(policy, self.media.fusion.threshold_model(pipeline.fusion))
         self.policy = policy
         self.pipeline = pipeline
         self.decider = Decider(policy, pipeline.fusion)
@@ -118,12 +144,19 @@ class Moderator:
             banks=self.banks,
             account_risk=self.account_risk,
             judge=judge,
+            media=self.media,
         )
 
     def load(self) -> Moderator:
         self.pipeline.load()
         if self.judge is not None:
             self.judge.load()
+        return self
+
+    def load_media(self) -> Moderator:
+        """Load the image tier now (servers) instead of on the first item with media (~2 s)."""
+        if self.settings.media.enabled:
+            self.media.load()
         return self
 
     @property
@@ -143,21 +176,41 @@ class Moderator:
         except ValueError as exc:
             raise ValidationError(f"{item.id}: {exc}") from None
 
-    def match_banks(self, items: Sequence[Content]) -> tuple[list[list[BankMatch]], float]:
-        """Bank matches per item and the per-item latency in ms (no matches when banks are off)."""
+    def match_banks(
+        self, items: Sequence[Content], media: Sequence[list[Attachment] | None] | None = None
+    ) -> tuple[list[list[BankMatch]], float]:
+        """Bank matches per item and the per-item latency in ms (no matches when banks are off).
+
+        `media` holds each item's decoded attachments, whose fingerprints were taken while decoding."""
         if self.banks is None or not self.settings.banks.enabled:
             return [[] for _ in items], 0.0
         started = time.perf_counter()
-        matches = self.banks.match([self._fingerprints(item) for item in items])
+        queries = []
+        for i, item in enumerate(items):
+            query = self._fingerprints(item)
+            for attachment in (media[i] if media is not None else None) or []:
+                for name, fps in attachment.fingerprints.items():
+                    query.setdefault(name, []).extend(fps)
+            queries.append(query)
+        matches = self.banks.match(queries)
         return matches, (time.perf_counter() - started) * 1000.0 / max(len(items), 1)
 
+    def prepare_media(self, items: Sequence[Content]) -> tuple[list[Content], list[list[Attachment] | None]]:
+        """Take in and decode every attachment before any detector runs (MediaBatchError naming each
+        item that fails, so a caller can drop those and moderate the rest). Items come back with their
+        media in `data` form, so content hashes name the bytes."""
+        return self.media.prepare(items, self.banks if self.settings.banks.enabled else None)
+
     def moderate(self, items: Sequence[Content]) -> list[Decision]:
+        """Decisions in item order. Items with media are decoded first: if any cannot be, nothing is
+        decided and MediaBatchError names them (the API and CLI then decide the rest)."""
         items = list(items)
-        check_limits(items, self.settings.limits)
+        check_limits(items, self.settings.limits, self.settings.media.max_items_per_post)
         if not items:
             return []
+        items, media = self.prepare_media(items)
         languages = [item.language or (detect_language(item.text) if item.text else "und") for item in items]
-        matches, bank_ms = self.match_banks(items)
+        matches, bank_ms = self.match_banks(items, media)
         versions = self.versions
         # Without banks there is no bank stage to record.
         traces: list[list[StageTrace]] = [
@@ -175,11 +228,27 @@ class Moderator:
             for m in matches
         ]
         decisions: list[Decision | None] = [None] * len(items)
+        with_media: list[int] = []
         for i, item in enumerate(items):
             if matches[i]:
                 decisions[i] = self._bank_decision(item, languages[i], matches[i], traces[i], versions)
+                decisions[i].media = [a.summary() for a in media[i] or []]  # type: ignore[union-attr]
+            elif media[i]:
+                with_media.append(i)
             elif item.kind not in TEXT_KINDS:
                 decisions[i] = self._unscored_decision(item, languages[i], traces[i], versions)
+        if with_media:
+            media_decisions = self._moderate_media(
+                [items[i] for i in with_media],
+                [languages[i] for i in with_media],
+                [media[i] or [] for i in with_media],
+                versions,
+            )
+            if self.account_risk is not None:
+                self._apply_account_risk([items[i] for i in with_media], media_decisions)
+            for i, decision in zip(with_media, media_decisions, strict=True):
+                decision.stages[:0] = traces[i]
+                decisions[i] = decision
         rest = [i for i, d in enumerate(decisions) if d is None]
         if rest:
             texts = self._moderate_text([items[i] for i in rest], [languages[i] for i in rest], versions)
@@ -412,6 +481,247 @@ class Moderator:
                 self._review_if_judge_unsure(decision, result.judge)
             decisions.append(decision)
         return decisions
+
+    # -- media: images, animations, video and multimodal posts ------------------------------------
+
+    def _score_texts(self, contents: list[Content], languages: list[str]) -> list[_TextScore]:
+        """Caption and OCR texts through the text cascade: calibrated P per evaluated category, and
+        the text-span evidence of every detector (not only of categories that reached an action)."""
+        if not contents:
+            return []
+        results = self.pipeline.run(contents, languages)
+        out = []
+        for result in results:
+            assert result.probabilities is not None and result.evaluated is not None
+            probs = {
+                cat: float(result.probabilities[k])
+                for k, cat in enumerate(self.pipeline.categories)
+                if result.evaluated[k]
+            }
+            evidence: dict[str, list[dict[str, Any]]] = {}
+            for sig in result.signals:
+                for ev in sig.evidence:
+                    evidence.setdefault(ev.category, []).append(ev.to_dict())
+            for cat in evidence:
+                evidence[cat].sort(key=lambda e: -e["weight"])
+            out.append(_TextScore(probs, evidence, result.stages))
+        return out
+
+    def _moderate_media(
+        self,
+        items: list[Content],
+        languages: list[str],
+        media: list[list[Attachment]],
+        versions: Versions,
+    ) -> list[Decision]:
+        """One decision per post from its caption, OCR text and image scores (learned fusion)."""
+        started = time.perf_counter()
+        flat = [a for atts in media for a in atts]
+        analyzed: list[list[FrameResult]]
+        if self.settings.media.enabled:
+            self.media.load()
+            analyzed = self.media.analyzer.analyze([a.decoded.frames for a in flat])
+        else:
+            analyzed = [[] for _ in flat]
+        analyze_ms = (time.perf_counter() - started) * 1000.0
+        per_item: list[list[tuple[Attachment, list[FrameResult]]]] = []
+        k = 0
+        for atts in media:
+            per_item.append([(a, analyzed[k + j]) for j, a in enumerate(atts)])
+            k += len(atts)
+        # Texts to score: each caption, and each distinct OCR text of each item.
+        texts: list[Content] = []
+        text_langs: list[str] = []
+        caption_at: list[int | None] = []
+        ocr_at: list[dict[str, int]] = []  # raw OCR text -> index in texts, per item
+        for item, lang, groups in zip(items, languages, per_item, strict=True):
+            if item.text.strip():
+                caption_at.append(len(texts))
+                # Internal ids: the caller's id may already be at the 256-character limit.
+                texts.append(Content(id=f"media-text-{len(texts)}", text=item.text, language=item.language))
+                text_langs.append(lang)
+            else:
+                caption_at.append(None)
+            seen: dict[str, int] = {}
+            for _, frames in groups:
+                for fr in frames:
+                    if fr.ocr is None or not fr.ocr_text or fr.ocr.text in seen:
+                        continue
+                    seen[fr.ocr.text] = len(texts)
+                    texts.append(Content(id=f"media-text-{len(texts)}", text=fr.ocr.text))
+                    text_langs.append(detect_language(fr.ocr_text) or "und")
+            ocr_at.append(seen)
+        started = time.perf_counter()
+        scored = self._score_texts(texts, text_langs)
+        text_ms = (time.perf_counter() - started) * 1000.0
+        media_versions = Versions(
+            policy=versions.policy,
+            pipeline=versions.pipeline,
+            models={**versions.models, **self.media.versions()},
+        )
+        n = max(len(items), 1)
+        text_detectors = [d.name for stage in self.pipeline.stages for d in stage.detectors]
+        image_detectors = list(self.media.analyzer.versions()) if self.settings.media.enabled else []
+        decisions = []
+        for i, item in enumerate(items):
+            lang = languages[i]
+            route = route_of(lang)
+            at = caption_at[i]
+            caption = scored[at] if at is not None else None
+            ocr_scores = {raw: scored[t] for raw, t in ocr_at[i].items()}
+            results = [self._attachment_result(att, frames, ocr_scores, route) for att, frames in per_item[i]]
+            nsfw_values = [r[1] for r in results if r[1] is not None]
+            channels = PostChannels(
+                caption=caption.probabilities if caption is not None else None,
+                ocr=_max_scores([s.probabilities for s in ocr_scores.values()]) if ocr_scores else None,
+                nsfw=max(nsfw_values) if nsfw_values else None,
+            )
+            scores: dict[str, CategoryScore] = {}
+            evidence: dict[str, list[dict[str, Any]]] = {}
+            frames_all = [fr for _, frames in per_item[i] for fr in frames]
+            for cat in self.pipeline.categories:
+                p, evaluated = self.media.fusion.fuse_one(channels, cat)
+                score = self.media_decider.decide_category(cat, p, route)
+                score.evaluated = evaluated
+                scores[cat] = score
+                if score.action != "allow":
+                    evidence[cat] = self._media_evidence(cat, caption, ocr_scores, frames_all)
+            reasons = self.media_decider.reasons(scores, evidence)
+            stages = [
+                StageTrace(
+                    name="media",
+                    detectors=["decode", *image_detectors],
+                    latency_ms=round(sum(a.decode_ms for a, _ in per_item[i]) + analyze_ms / n, 4),
+                    cost=MEDIA_STAGE_COST * sum(len(frames) for _, frames in per_item[i]),
+                ),
+                StageTrace(
+                    name="text",
+                    detectors=text_detectors,
+                    latency_ms=round(text_ms / n, 4),
+                    cost=sum(stage.cost for stage in self.pipeline.stages)
+                    * (len(ocr_at[i]) + (caption is not None)),
+                ),
+                StageTrace(name="media_fusion", detectors=["media_fusion"], latency_ms=0.0, cost=0.0),
+            ]
+            decision = self._decision(item, lang, scores, reasons, stages, media_versions)
+            decision.media = [r[0] for r in results]
+            decisions.append(decision)
+        return decisions
+
+    def _attachment_result(
+        self,
+        attachment: Attachment,
+        frames: list[FrameResult],
+        ocr_scores: dict[str, _TextScore],
+        route: str,
+    ) -> tuple[MediaResult, float | None]:
+        """The attachment on its own (no caption): fused P, action, and for animations and video
+        per-segment decisions. Also returns its NSFW channel value (None when no frame was analysed)."""
+        from .media.segments import aggregate
+
+        cats = self.pipeline.categories
+        fusion = self.media.fusion
+        read = [fr for fr in frames if fr.ocr is not None and fr.ocr.text in ocr_scores]
+        ocr = _max_scores([ocr_scores[fr.ocr.text].probabilities for fr in read if fr.ocr]) if read else None
+        nsfw: float | None = None
+        segments: list[MediaSegment] = []
+        if len(frames) > 1:
+            # Per frame: that frame's NSFW score and, where OCR read it, its text; NaN = not scored.
+            matrix = np.full((len(frames), len(cats)), np.nan)
+            for f, fr in enumerate(frames):
+                text = ocr_scores.get(fr.ocr.text) if fr.ocr is not None else None
+                frame_channels = PostChannels(ocr=text.probabilities if text else None, nsfw=fr.nsfw)
+                for c, cat in enumerate(cats):
+                    p, evaluated = fusion.fuse_one(frame_channels, cat)
+                    if evaluated:
+                        matrix[f, c] = p
+            thresholds = {cat: self.media_decider.flag_threshold(cat, route) for cat in cats}
+            summary = aggregate(
+                [fr.time_s or 0.0 for fr in frames], matrix, cats, thresholds, attachment.decoded.duration_s
+            )
+            # A video's NSFW channel is the mean of its top frames: one noisy frame does not decide.
+            nsfw = summary.categories[NSFW_CATEGORY].score if NSFW_CATEGORY in summary.categories else None
+            for seg in summary.segments:
+                seg_scores = {
+                    cat: self.media_decider.decide_category(cat, p, route)
+                    for cat, p in seg.categories.items()
+                }
+                segments.append(
+                    MediaSegment(
+                        start_s=round(seg.start_s, 3),
+                        end_s=round(seg.end_s, 3),
+                        action=self.media_decider.overall_action(seg_scores),
+                        flagged=list(seg.flagged),
+                        probabilities={c: round(p, 4) for c, p in seg.categories.items() if p >= 0.01},
+                        frames=len(seg.frame_indices),
+                    )
+                )
+        elif frames:
+            nsfw = frames[0].nsfw
+        channels = PostChannels(ocr=ocr, nsfw=nsfw)
+        probabilities: dict[str, float] = {}
+        decided: dict[str, CategoryScore] = {}
+        for cat in cats:
+            p, evaluated = fusion.fuse_one(channels, cat)
+            if evaluated:
+                probabilities[cat] = round(p, 6)
+                decided[cat] = self.media_decider.decide_category(cat, p, route)
+        ocr_text = " | ".join(dict.fromkeys(fr.ocr_text for fr in read if fr.ocr_text))
+        result = attachment.summary()
+        result.frames_analysed = len(frames)
+        result.ocr_text = ocr_text[:2000] or None
+        result.action = self.media_decider.overall_action(decided) if decided else "allow"
+        result.probabilities = probabilities
+        result.segments = segments
+        return result, nsfw
+
+    def _word_spans(self, text: str, category: str) -> list[dict[str, Any]]:
+        """The n-gram tier's strongest words for a category in a text, even when that tier alone
+        stayed below its own evidence threshold (the encoders carried the score): boxes need words."""
+        detectors = [d for stage in self.pipeline.stages for d in stage.detectors]
+        linear = next((d for d in detectors if isinstance(d, LinearNgramDetector)), None)
+        if linear is None:
+            return []
+        probe = copy.copy(linear)  # shares the loaded weights
+        probe.evidence_min_score = 0.0
+        [signal] = probe.detect([Content(id="media-evidence", text=text)], ["en"])
+        return [ev.to_dict() for ev in signal.evidence if ev.category == category and ev.start is not None]
+
+    def _media_evidence(
+        self,
+        category: str,
+        caption: _TextScore | None,
+        ocr_scores: dict[str, _TextScore],
+        frames: list[FrameResult],
+        limit: int = 8,
+    ) -> list[dict[str, Any]]:
+        """Evidence for one category: caption spans, OCR spans as word boxes, image regions."""
+        out: list[dict[str, Any]] = []
+        if caption is not None:
+            out += [{**ev, "source": "caption"} for ev in caption.evidence.get(category, [])[:limit]]
+        if ocr_scores:
+            raw, best = max(ocr_scores.items(), key=lambda kv: kv[1].probabilities.get(category, 0.0))
+            # Frames OCR actually read come first: their boxes are measured, not borrowed.
+            holders = sorted(
+                (fr for fr in frames if fr.ocr is not None and fr.ocr.text == raw),
+                key=lambda fr: fr.ocr_shared,
+            )[:3]
+            spans = [ev for ev in best.evidence.get(category, []) if "start" in ev and "end" in ev]
+            if not spans and holders:
+                spans = self._word_spans(raw, category)
+            for fr in holders:
+                words: list[dict[str, Any]] = []
+                for ev in spans[:limit]:
+                    words += ocr_evidence(fr, ev["start"], ev["end"], category, ev["detector"], ev["weight"])
+                if not words and fr.ocr is not None and best.probabilities.get(category, 0.0) > 0:
+                    # Nothing to single out (a category only the encoders score): every word read.
+                    weight = best.probabilities.get(category, 0.0)
+                    words += ocr_evidence(fr, 0, len(fr.ocr.text), category, "ocr_text", weight)
+                out += words
+        if category == NSFW_CATEGORY:
+            top = sorted(frames, key=lambda fr: -fr.nsfw)[:3]
+            out += [ev.to_dict() for fr in top for ev in fr.evidence]
+        return out
 
     def probabilities(self, items: Sequence[Content]) -> np.ndarray:
         """Calibrated probabilities only (n_items × n_categories), for evaluation and benchmarks."""

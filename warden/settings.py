@@ -164,12 +164,76 @@ class MediaSettings(BaseSettings):
     max_video_frames: int = Field(default=120, ge=1, description="Cap on keyframes per video.")
     ocr_enabled: bool = True
     ocr_languages: str = Field(default="eng+deu+fra+spa", description="Tesseract language packs, '+'-joined.")
+    # -- analysis (warden.media.analyze) and the upload endpoint; added for the media path
+    max_upload_bytes: int = Field(
+        default=120 * 1024 * 1024, ge=1, description="Body limit of POST /v1/moderate/upload (multipart)."
+    )
+    ocr_max_frames: int = Field(
+        default=4, ge=0, description="Video/animation frames OCR reads at most (the likeliest to hold text)."
+    )
+    ocr_min_text_score: float = Field(
+        default=0.02, ge=0, description="Frames whose text-likelihood (edge) score is below this skip OCR."
+    )
+    ocr_timeout_s: float = Field(default=20.0, gt=0, description="Tesseract time limit per frame.")
+    threads: int = Field(default=2, ge=1, description="Threads for the NSFW model and parallel OCR.")
+    nsfw_batch_size: int = Field(default=32, ge=1, description="Frames per NSFW model call.")
 
 
 class ReviewSettings(BaseSettings):
-    """Human review queues."""
+    """Human review queues: routing, priorities and SLAs, leases, multi-review, gold items, appeals."""
 
     enabled: bool = True
+    sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"low": 72.0, "medium": 24.0, "high": 4.0, "critical": 1.0},
+        description="Time to decision per severity of the task's top category (review and severe queues).",
+    )
+    qa_sla_hours: float = Field(default=72.0, gt=0, description="SLA of QA-sample tasks.")
+    appeal_sla_hours: float = Field(default=48.0, gt=0, description="SLA of appeal tasks.")
+    relabel_sla_hours: float = Field(default=168.0, gt=0, description="SLA of label-error re-review tasks.")
+    ageing_before_due: float = Field(
+        default=1.0,
+        ge=0,
+        description="Priority grows by this multiple of itself between creation and due time.",
+    )
+    ageing_after_due: float = Field(
+        default=4.0, ge=0, description="... and by this multiple per further SLA period once overdue."
+    )
+    lease_seconds: int = Field(
+        default=600, ge=1, description="A lease expires after this; the task frees up."
+    )
+    severe_severities: list[str] = Field(
+        default_factory=lambda: ["high", "critical"],
+        description="A flagged category of these severities routes the item to the `severe` queue.",
+    )
+    qa_sample_rate: float = Field(
+        default=0.02, ge=0, le=1, description="Share of automated decisions (qa_actions) sampled for QA."
+    )
+    qa_actions: list[str] = Field(
+        default_factory=lambda: ["remove", "allow"], description="Automated actions the QA sample draws from."
+    )
+    qa_reviews: int = Field(default=2, ge=1, description="Independent reviews per multi-review (QA) item.")
+    multi_review_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of review/severe tasks that also get qa_reviews reviews."
+    )
+    sample_seed: int = Field(default=0, description="Seed of the QA / multi-review sample and gold serving.")
+    gold_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Chance that a lease serves a gold item the reviewer has not seen.",
+    )
+    apply_queues: list[str] = Field(
+        default_factory=lambda: ["review", "severe"],
+        description="Queues whose completed, unanimous outcome becomes a new decision version.",
+    )
+    label_error_min_per_class: int = Field(
+        default=5, ge=1, description="cleanlab needs at least this many labels of each class per category."
+    )
+    console_secret: SecretStr | None = Field(
+        default=None,
+        description="Key (>= 32 characters) signing console sessions. Unset: a random key per process, so "
+        "sessions end on restart and several workers need sticky sessions; set it to share sessions.",
+    )
 
 
 class Settings(BaseSettings):

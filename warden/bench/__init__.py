@@ -17,12 +17,21 @@ RESULTS_DIR = Path("bench/results")
 
 
 def _areas() -> dict[str, Callable[[], dict[str, float]]]:
+    from .active import run as active
     from .banks import run as banks
     from .cascade import run as cascade
     from .graph import run as graph
+    from .media import run as media
     from .text import run as text
 
-    return {"banks": banks, "cascade": cascade, "graph": graph, "text": text}
+    return {
+        "active": active,
+        "banks": banks,
+        "cascade": cascade,
+        "graph": graph,
+        "media": media,
+        "text": text,
+    }
 
 
 def run_benchmarks(area: str | None = None, results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, float]]:

@@ -39,8 +39,9 @@ from ..runtime.embedders import E5Embedder, MiniLMOnnxEmbedder
 from ..signals import Signal
 from ..text.features import HashedNgrams
 from ..text.langid import detect_languages
-from .datasets import DATASETS, LabeledText, load_datasets
+from .datasets import LabeledText, load_datasets
 from .embedding_cache import CachedEmbedder
+from .review_labels import merge_review_labels
 
 SEED = 20261122
 
@@ -59,6 +60,10 @@ class TrainConfig:
     skip_e5: bool = False
     max_items_per_dataset: int | None = None  # for smoke tests and quick experiments
     model_version: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%d"))
+    # Reviewed items (`review_labels.review_items`): they override the data sets' labels of the same
+    # text; `protected_texts` (e.g. a golden set) are never trained on.
+    extra_items: list[LabeledText] = field(default_factory=list)
+    protected_texts: list[str] = field(default_factory=list)
 
 
 def _labels_matrix(items: Sequence[LabeledText], categories: Sequence[str]) -> np.ndarray:
@@ -82,8 +87,12 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = load_datasets(config.data_dir, config.datasets, commercial_only=config.commercial_only)
+    review_stats: dict[str, int] | None = None
+    if config.extra_items or config.protected_texts:
+        # Before the split filter: the test items' texts are what review items must not repeat.
+        items, review_stats = merge_review_labels(items, config.extra_items, config.protected_texts)
     # Evaluation-only data sets (e.g. non-commercial fake reviews) never reach training.
-    items = [i for i in items if DATASETS[i.dataset].train_use and i.split in ("train", "calib")]
+    items = [i for i in items if i.train_use and i.split in ("train", "calib")]
     if config.max_items_per_dataset:
         kept: dict[str, int] = {}
         capped = []
@@ -111,6 +120,7 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
         "learned_categories": learned,
         "positives_train": {c: int(pos_train[k]) for k, c in enumerate(categories)},
         "commercial_only": config.commercial_only,
+        "review_labels": review_stats,
     }
 
     # 1. Fast tier.

@@ -24,12 +24,14 @@ from ..errors import ConflictError, ValidationError
 from ..graph.config import GraphSettings
 from ..graph.service import GraphService
 from ..graph.signal import AccountRiskScorer
+from ..media.storage import MediaStore
 from ..moderator import Moderator
 from ..policy.model import Policy, PolicyError, load_policy_text
+from ..review.service import ReviewService
 from ..service import ModerationService
 from ..settings import Settings, get_settings
 from ..store import Store
-from . import banks_api, openai_compat
+from . import banks_api, media_api, openai_compat, review_api
 from .auth import Principal, ensure_bootstrap_admin, require_roles
 from .batching import BatcherClosedError, MicroBatcher
 from .errors import error_response, install_error_handlers
@@ -85,6 +87,7 @@ TAGS = [
     {"name": "admin", "description": "API key management (admin role)."},
     {"name": "banks", "description": "Banks of known violating content, and lookups against them."},
     {"name": "graph", "description": "Interaction graph: ingest events, account risk, coordinated groups."},
+    {"name": "review", "description": "Human review queues, reviewer decisions, quality stats and appeals."},
     {"name": "operations", "description": "Health and Prometheus metrics (no authentication)."},
 ]
 
@@ -114,6 +117,7 @@ class AppState:
     metrics: Metrics
     active_policy: ActivePolicy
     banks: BankService | None = None
+    review: ReviewService | None = None
     policy_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -232,10 +236,17 @@ async def moderate(
     the policy/pipeline/model versions used. Concurrent requests are micro-batched."""
     state = _state(request)
     items = list(body.items) if isinstance(body, ModerateBatch) else [body]
-    check_limits(items, state.settings.limits)
+    check_limits(items, state.settings.limits, state.settings.media.max_items_per_post)
     since = datetime.now(UTC)
+    if any(item.media for item in items):
+        # Media can fail per item (corrupt, oversized, wrong type): the others still get decisions.
+        media_decisions, errors = await media_api.moderate_items(state, items, principal.actor)
+        state.metrics.observe_decisions(media_decisions, since)
+        return media_api.respond(media_decisions, errors)
     decisions = await state.batcher.submit(items, principal.actor)
     state.metrics.observe_decisions(decisions, since)
+    if state.review is not None:  # idempotent: a retried request re-queues nothing twice
+        await asyncio.to_thread(state.review.enqueue_decisions, items, decisions, principal.actor)
     return _json(DecisionsResponse(decisions=decisions))
 
 
@@ -315,6 +326,8 @@ def _swap_policy(state: AppState, policy: Policy, yaml_text: str, actor: str) ->
     state.service.moderator = fresh  # the batcher calls the service: next batch uses the new policy
     if state.banks is not None:
         state.banks.policy = policy
+    if state.review is not None:
+        state.review.policy = policy
     state.active_policy = describe_policy(fresh)
     state.store.append_audit(
         actor, "policy.activate", "policy", policy.full_version, {"previous": current.policy.full_version}
@@ -380,6 +393,8 @@ async def openai_moderations(
     since = datetime.now(UTC)
     decisions = await state.batcher.submit(items, principal.actor)
     state.metrics.observe_decisions(decisions, since)
+    if state.review is not None:
+        await asyncio.to_thread(state.review.enqueue_decisions, items, decisions, principal.actor)
     by_id = {d.content_id: d for d in decisions}
     return _json(openai_compat.to_response(by_id, ids, state.moderator.policy.version))
 
@@ -492,8 +507,15 @@ def create_app(
                 banks=matcher,
                 account_risk=AccountRiskScorer(graph, evidence_at=settings.account_risk_review_at),
                 judge=mod.judge,
+                media=mod.media,
             )
+            await asyncio.to_thread(mod.load_media)
             service = ModerationService(mod, st)
+            review = (
+                ReviewService(st, mod.policy, settings, MediaStore(settings.media.store_dir))
+                if settings.review.enabled
+                else None
+            )
             batcher = MicroBatcher(
                 service.moderate,
                 max_size=settings.batch_max_size,
@@ -509,6 +531,7 @@ def create_app(
                 metrics=metrics_,
                 active_policy=describe_policy(mod),
                 banks=banks,
+                review=review,
             )
             refresher = (
                 asyncio.create_task(_refresh_banks(banks, settings.banks.refresh_interval_s))
@@ -539,14 +562,24 @@ def create_app(
 
     app.add_exception_handler(BatcherClosedError, _unavailable)
     # Added last = outermost: metrics also see the 413/415/400 answered by the body check.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.limits.max_request_bytes,
+        form_paths={media_api.UPLOAD_PATH: settings.media.max_upload_bytes},
+    )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_)
     app.include_router(router)
     app.include_router(banks_api.router)
+    app.include_router(media_api.router)
+    app.include_router(review_api.router)
     # Imported here: warden.graph.api uses warden.serve.auth, whose package imports this module.
     from ..graph.api import router as graph_router
 
     app.include_router(graph_router)
+    from ..console import install as install_console  # the web review console at /console
+
+    secret = settings.review.console_secret
+    install_console(app, secret.get_secret_value() if secret is not None else None)
     return app
 
 

@@ -34,10 +34,17 @@ class BodyLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, drain_bytes: int | None = None, json_prefix: str = "/v1/"
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        drain_bytes: int | None = None,
+        json_prefix: str = "/v1/",
+        form_paths: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Upload endpoints (path -> byte limit) take multipart/form-data instead of JSON.
+        self.form_paths = dict(form_paths or {})
         # Only the JSON API is held to JSON; other mounts (e.g. an HTML UI) may post forms.
         self.json_prefix = json_prefix
         # Reading (and discarding) a little past the limit before answering lets an honest
@@ -49,6 +56,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        form_limit = self.form_paths.get(scope.get("path", ""))
+        if form_limit is not None and scope.get("method") in _BODY_METHODS:
+            # The endpoint checks the Content-Type itself, after authentication.
+            await _Limited(self, form_limit, "media.max_upload_bytes")(scope, receive, send)
+            return
         declared = headers.get("content-length")
         if declared is not None:
             try:
@@ -127,6 +139,24 @@ class BodyLimitMiddleware:
             413,
             f"request body of {size} bytes or more exceeds the limit of {self.max_bytes} bytes "
             "(limits.max_request_bytes); split the batch",
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+class _Limited(BodyLimitMiddleware):
+    """The size checks of BodyLimitMiddleware with another limit and no JSON check (upload forms)."""
+
+    def __init__(self, parent: BodyLimitMiddleware, max_bytes: int, setting: str) -> None:
+        # No request path starts with NUL: the JSON checks never apply here.
+        super().__init__(parent.app, max_bytes, json_prefix="\0")
+        self.setting = setting
+
+    async def _too_large(self, size: int, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413,
+            f"request body of {size} bytes or more exceeds the limit of {self.max_bytes} bytes "
+            f"({self.setting})",
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)

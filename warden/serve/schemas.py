@@ -168,10 +168,27 @@ ModerateBody = Annotated[
 ]
 
 
+class ItemError(BaseModel):
+    """An item of a batch that got no decision (its media could not be taken in or decoded)."""
+
+    index: int = Field(description="The item's position in the request.")
+    content_id: str
+    status: int = Field(description="The HTTP status this item alone would get: 413, 415 or 422.")
+    type: str = Field(description="payload_too_large | unsupported_media_type | validation_error")
+    message: str
+
+
 class DecisionsResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"decisions": [EXAMPLE_DECISION]}]})
 
-    decisions: list[Decision] = Field(description="One decision per item, in request order.")
+    decisions: list[Decision] = Field(
+        description="One decision per item, in request order (items listed in `errors` are left out)."
+    )
+    errors: list[ItemError] = Field(
+        default_factory=list,
+        description="Items of a batch whose media was refused; every other item still has its decision. "
+        "A request whose every item is refused gets the 4xx status instead.",
+    )
 
 
 # -- policies -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ..decision import Decision
 from ..errors import ConflictError, NotFoundError
 from .banks import BankRepository
 from .engine import MIGRATIONS_DIR, make_engine, normalize_url
+from .review import ReviewRepository
 from .tables import ApiKeyRow, AuditRow, DecisionHistoryRow, DecisionRow, PolicyRow
 
 ROLES = frozenset({"client", "reviewer", "admin"})
@@ -61,6 +62,11 @@ class Store:
     def banks(self) -> BankRepository:
         """Match banks and their entries."""
         return BankRepository(self._sessions)
+
+    @property
+    def review(self) -> ReviewRepository:
+        """Review tasks, leases, labels and appeals."""
+        return ReviewRepository(self._sessions)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -170,3 +170,107 @@ class BankEntryRow(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime]
+
+
+class ReviewTaskRow(Base):
+    """One item waiting for (or done with) human review in one queue. `snapshot` keeps what the reviewer
+    is shown (text, media refs, scores, evidence) because the decisions table never stores content.
+    The epoch columns let the database order by aged priority (see warden.review.priority)."""
+
+    __tablename__ = "review_tasks"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done')", name="status"),
+        Index("ix_review_tasks_queue_status", "queue", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    queue: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    gold: Mapped[bool] = mapped_column(Boolean)
+    content_id: Mapped[str] = mapped_column(String, index=True)
+    decision_id: Mapped[str] = mapped_column(String, index=True)
+    kind: Mapped[str] = mapped_column(String)
+    language: Mapped[str | None] = mapped_column(String)
+    category: Mapped[str | None] = mapped_column(String)
+    severity: Mapped[str] = mapped_column(String)
+    probability: Mapped[float]
+    reach: Mapped[float]
+    base_priority: Mapped[float]
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    created_epoch: Mapped[float]
+    due_epoch: Mapped[float]
+    reviews_required: Mapped[int] = mapped_column(Integer)
+    reviews_done: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, Any]]
+    gold_answer: Mapped[dict[str, Any] | None]
+    appeal_id: Mapped[str | None] = mapped_column(String)
+    completed_at: Mapped[datetime | None]
+    # Set while a duplicate must be refused (same decision in the same queue, one open relabel per item).
+    dedupe_key: Mapped[str | None] = mapped_column(String, unique=True)
+    created_by: Mapped[str] = mapped_column(String)
+
+
+class ReviewAssignmentRow(Base):
+    """One review slot of a task (reviews_required rows per task), or one reviewer's slot on a gold
+    task. Leasing is a conditional UPDATE of a free slot; `excluded` rows bar a reviewer (e.g. the one
+    whose label is being re-checked). The unique pair stops a reviewer taking two slots of one task."""
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (UniqueConstraint("task_id", "reviewer", name="uq_review_assignments_task_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(
+        String, ForeignKey("review_tasks.id", ondelete="CASCADE"), index=True
+    )
+    reviewer: Mapped[str | None] = mapped_column(String, index=True)
+    leased_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    done: Mapped[bool] = mapped_column(Boolean)
+    excluded: Mapped[bool] = mapped_column(Boolean)
+
+
+class ReviewLabelRow(Base):
+    """A reviewer's judgement of one task: the labels training and quality metrics are built from."""
+
+    __tablename__ = "review_labels"
+    __table_args__ = (UniqueConstraint("task_id", "reviewer", name="uq_review_labels_task_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(
+        String, ForeignKey("review_tasks.id", ondelete="CASCADE"), index=True
+    )
+    queue: Mapped[str] = mapped_column(String)
+    content_id: Mapped[str] = mapped_column(String, index=True)
+    decision_id: Mapped[str] = mapped_column(String, index=True)
+    reviewer: Mapped[str] = mapped_column(String, index=True)
+    action: Mapped[str] = mapped_column(String)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String)  # review | appeal | gold
+    outcome: Mapped[str | None] = mapped_column(String)  # appeals: uphold | reverse
+    created_at: Mapped[datetime]
+
+
+class AppealRow(Base):
+    """A user's appeal of a decision. `open_key` holds the decision id while the appeal is open, so the
+    unique constraint refuses a second open appeal of the same decision on every backend."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (CheckConstraint("status IN ('open', 'upheld', 'reversed')", name="status"),)
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    decision_id: Mapped[str] = mapped_column(String, index=True)
+    content_id: Mapped[str] = mapped_column(String, index=True)
+    appellant: Mapped[str] = mapped_column(String)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String)
+    original_action: Mapped[str] = mapped_column(String)
+    outcome_action: Mapped[str | None] = mapped_column(String)
+    task_id: Mapped[str | None] = mapped_column(String)
+    resolved_by: Mapped[str | None] = mapped_column(String)
+    resolved_at: Mapped[datetime | None]
+    resolution_note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String)
+    open_key: Mapped[str | None] = mapped_column(String, unique=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...settings import BankSettings, Limits
 from .base import Fingerprint, IndexHit, SignalIndex, SignalType
 from .exact import Md5Signal, Sha256Signal
+from .image_embedding import ImageEmbeddingSignal
 from .pdq import PdqSignal
 from .text_embedding import TextEmbeddingSignal
 from .text_near_dup import TextNearDupSignal
@@ -21,6 +22,7 @@ SIGNAL_TYPES: dict[str, type[SignalType]] = {
         TmkSignal,
         TextNearDupSignal,
         TextEmbeddingSignal,
+        ImageEmbeddingSignal,
     )
 }
 _ALIASES = {alias: cls.name for cls in SIGNAL_TYPES.values() for alias in cls.aliases}

@@ -1,0 +1,420 @@
+"""MediaAnalyzer: decoded frames -> NSFW scores, image embeddings and OCR, batched across a whole call.
+
+All frames of all attachments of all items in one `analyze` call go through the NSFW network together
+(one batched pass also gives the image embedding). OCR is the slow part (Tesseract, ~0.1-0.5 s a
+frame), so it is spent where text is likely:
+- a still image is always read (one call);
+- an animation or a video has at most `media.ocr_max_frames` frames read: those whose text-likelihood
+  score (density of strong horizontal intensity steps, the strokes of letters) is highest and at
+  least `media.ocr_min_text_score`. Overlay text usually stays for seconds, so a few frames cover it;
+  a video whose text changes every second is read only in part (see docs/media.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from ..content import Content, Media
+from ..errors import MediaError
+from ..settings import MediaSettings, Settings
+from ..signals import Evidence
+from .fusion import MediaFusion
+from .intake import MediaBatchError, MediaIntakeError, media_status, resolve_item
+from .types import Frame, OcrResult
+
+if TYPE_CHECKING:
+    from ..banks.matcher import BankMatcher
+    from ..banks.signal_types import Fingerprint
+    from ..decision import MediaResult
+    from ..detectors.image_nsfw import NsfwFrameDetector
+    from .frames import DecodedMedia
+    from .ocr import TesseractOcr
+
+_TEXT_SCORE_WIDTH = 320
+_TEXT_STEP = 60  # grey-level step between neighbouring pixels that counts as a letter edge
+
+
+def text_likelihood(image: Image.Image) -> float:
+    """Cheap text-likelihood: share of pixel pairs with a strong horizontal step, on a 320-px thumbnail.
+
+    Letters are dense in vertical strokes with sharp contrast; smooth photos score near 0. It ranks
+    frames of one video for OCR; it is not a text detector (busy textures score high too)."""
+    grey = image.convert("L")
+    if grey.width > _TEXT_SCORE_WIDTH:
+        height = max(1, round(grey.height * _TEXT_SCORE_WIDTH / grey.width))
+        grey = grey.resize((_TEXT_SCORE_WIDTH, height), Image.Resampling.BILINEAR)
+    pixels = np.asarray(grey, dtype=np.int16)
+    if pixels.shape[1] < 2:
+        return 0.0
+    steps = np.abs(np.diff(pixels, axis=1)) > _TEXT_STEP
+    return float(steps.mean())
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_ocr_text(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+@dataclass
+class FrameResult:
+    """What the image detectors found on one frame."""
+
+    media_index: int
+    frame_index: int
+    time_s: float | None
+    width: int
+    height: int
+    nsfw: float
+    evidence: list[Evidence] = field(default_factory=list)  # image regions for `sexual`
+    embedding: np.ndarray | None = None
+    text_score: float = 0.0
+    ocr: OcrResult | None = None  # None: no text reading for this frame
+    ocr_shared: bool = False  # the reading is a neighbouring frame's of the same text run
+
+    @property
+    def ocr_text(self) -> str:
+        return normalise_ocr_text(self.ocr.text) if self.ocr is not None else ""
+
+
+@dataclass
+class AnalyzerTimings:
+    nsfw_s: float = 0.0
+    ocr_s: float = 0.0
+    frames: int = 0
+    ocr_frames: int = 0
+
+
+class MediaAnalyzer:
+    """The image tier: NSFW network (+ embedding) and Tesseract OCR over decoded frames."""
+
+    name = "media_analyzer"
+
+    def __init__(
+        self,
+        settings: MediaSettings | None = None,
+        nsfw: NsfwFrameDetector | None = None,
+        ocr: TesseractOcr | None = None,
+    ) -> None:
+        self.settings = settings or MediaSettings()
+        self._nsfw = nsfw
+        self._ocr = ocr
+        self.last = AnalyzerTimings()
+
+    def load(self) -> MediaAnalyzer:
+        from ..detectors.image_nsfw import NsfwFrameDetector
+
+        if self._nsfw is None:
+            self._nsfw = NsfwFrameDetector(
+                threads=self.settings.threads, batch_size=self.settings.nsfw_batch_size
+            )
+        self._nsfw.load()
+        if self.settings.ocr_enabled and self._ocr is None:
+            from .ocr import TesseractOcr
+
+            self._ocr = TesseractOcr(
+                languages=self.settings.ocr_languages,
+                timeout_s=self.settings.ocr_timeout_s,
+                workers=self.settings.threads,
+            )
+        return self
+
+    @property
+    def nsfw(self) -> NsfwFrameDetector:
+        if self._nsfw is None:
+            self.load()
+        assert self._nsfw is not None
+        return self._nsfw
+
+    @property
+    def ocr(self) -> TesseractOcr | None:
+        return self._ocr if self.settings.ocr_enabled else None
+
+    def versions(self) -> dict[str, str]:
+        out = {self.nsfw.name: self.nsfw.identity}
+        if self.ocr is not None:
+            identity = getattr(self.ocr, "identity", None)
+            out["ocr"] = str(identity or f"tesseract/{self.settings.ocr_languages}")
+        return out
+
+    def text_runs(self, scores: Sequence[float]) -> list[list[int]]:
+        """Maximal runs of consecutive frames whose text-likelihood reaches `ocr_min_text_score`:
+        stretches where the same overlay text is probably on screen."""
+        runs: list[list[int]] = []
+        for i, score in enumerate(scores):
+            if score < self.settings.ocr_min_text_score:
+                continue
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        return runs
+
+    def ocr_picks(self, frames: Sequence[Frame], scores: Sequence[float]) -> list[int]:
+        """Which frames of one attachment OCR reads (indices into `frames`): every text run gets its
+        best frame first (runs by peak score), then further frames spread within the runs, up to
+        `ocr_max_frames`; a still image is always read."""
+        if self.ocr is None or not frames:
+            return []
+        if len(frames) == 1:
+            return [0]
+        runs = sorted(self.text_runs(scores), key=lambda run: -max(scores[i] for i in run))
+        picked: list[int] = []
+        budget = self.settings.ocr_max_frames
+        while len(picked) < budget:
+            added = False
+            for run in runs:
+                if len(picked) >= budget:
+                    break
+                mine = [i for i in run if i in picked]
+                rest = [i for i in run if i not in picked]
+                if not rest:
+                    continue
+                # First the run's best frame, then the frame farthest from those already read.
+                pick = (
+                    max(rest, key=lambda i: scores[i])
+                    if not mine
+                    else max(rest, key=lambda i: min(abs(i - m) for m in mine))
+                )
+                picked.append(pick)
+                added = True
+            if not added:
+                break
+        return sorted(picked)
+
+    def _share_within_runs(self, results: list[list[FrameResult]], read: Sequence[tuple[int, int]]) -> None:
+        """Frames of a text run that OCR did not read take the reading of the nearest read frame of
+        the run (`ocr_shared`): overlay text persists, so a segment is not cut at every unread frame."""
+        by_attachment: dict[int, list[int]] = {}
+        for a, j in read:
+            by_attachment.setdefault(a, []).append(j)
+        for a, done in by_attachment.items():
+            row = results[a]
+            if len(row) < 2:
+                continue
+            for run in self.text_runs([fr.text_score for fr in row]):
+                sources = [j for j in run if j in done]
+                if not sources:
+                    continue
+                for j in run:
+                    if j not in done:
+                        row[j].ocr = row[_nearest(j, sources)].ocr
+                        row[j].ocr_shared = True
+
+    def analyze(self, attachments: Sequence[Sequence[Frame]]) -> list[list[FrameResult]]:
+        """Per attachment, per frame: NSFW score, regions, embedding, and OCR where picked."""
+        flat: list[Frame] = [f for frames in attachments for f in frames]
+        timings = AnalyzerTimings(frames=len(flat))
+        started = time.perf_counter()
+        signals, embeddings = self.nsfw.analyse(flat) if flat else ([], None)
+        timings.nsfw_s = time.perf_counter() - started
+        results: list[list[FrameResult]] = []
+        ocr_jobs: list[tuple[int, int]] = []
+        k = 0
+        for a, frames in enumerate(attachments):
+            row: list[FrameResult] = []
+            scores = [text_likelihood(f.image) for f in frames] if len(frames) > 1 else [0.0] * len(frames)
+            for j, frame in enumerate(frames):
+                sig = signals[k]
+                row.append(
+                    FrameResult(
+                        media_index=frame.media_index,
+                        frame_index=frame.frame_index,
+                        time_s=frame.time_s,
+                        width=frame.image.width,
+                        height=frame.image.height,
+                        nsfw=float(sig.scores.get("sexual", 0.0)),
+                        evidence=list(sig.evidence),
+                        embedding=None if embeddings is None else embeddings[k],
+                        text_score=scores[j],
+                    )
+                )
+                k += 1
+            ocr_jobs += [(a, j) for j in self.ocr_picks(frames, scores)]
+            results.append(row)
+        if ocr_jobs and self.ocr is not None:
+            started = time.perf_counter()
+            read = self.ocr.recognise_batch([attachments[a][j].image for a, j in ocr_jobs])
+            for (a, j), ocr_result in zip(ocr_jobs, read, strict=True):
+                results[a][j].ocr = ocr_result
+            self._share_within_runs(results, ocr_jobs)
+            timings.ocr_s = time.perf_counter() - started
+            timings.ocr_frames = len(ocr_jobs)
+        self.last = timings
+        return results
+
+
+def _nearest(index: int, candidates: Sequence[int]) -> int:
+    return min(candidates, key=lambda c: (abs(c - index), c))
+
+
+def ocr_evidence(
+    result: FrameResult, start: int, end: int, category: str, detector: str, weight: float
+) -> list[dict[str, Any]]:
+    """Text-span evidence on a frame's OCR text -> one `ocr_word` entry per word box it covers.
+
+    Offsets index `result.ocr.text` (the raw OCR text the text tier scored)."""
+    if result.ocr is None:
+        return []
+    out = []
+    for word in result.ocr.words_in(start, end):
+        out.append(
+            Evidence(
+                category=category,
+                detector=detector,
+                kind="ocr_word",
+                snippet=word.text,
+                weight=weight,
+                detail={
+                    "media_index": result.media_index,
+                    "frame_index": result.frame_index,
+                    "time_s": result.time_s,
+                    "box": word.box(),
+                    "word": word.text,
+                    "confidence": round(float(word.confidence), 1),
+                },
+            ).to_dict()
+        )
+    return out
+
+
+# -- the media tier: intake, decoding, fingerprints, analysis and fusion for the Moderator ------------
+
+
+@dataclass
+class Attachment:
+    """One decoded attachment of an item, with its bank fingerprints (taken while decoding)."""
+
+    media_index: int
+    sha256: str
+    decoded: DecodedMedia
+    fingerprints: dict[str, list[Fingerprint]] = field(default_factory=dict)
+    decode_ms: float = 0.0
+
+    @property
+    def kind(self) -> str:
+        if self.decoded.kind == "video":
+            return "video"
+        return "animation" if self.decoded.animated else "image"
+
+    def summary(self) -> MediaResult:
+        """The attachment as a decision lists it before any detector ran (e.g. after a bank match)."""
+        from ..decision import MediaResult
+
+        return MediaResult(
+            media_index=self.media_index,
+            kind=self.kind,
+            content_type=self.decoded.content_type,
+            sha256=self.sha256,
+            width=self.decoded.width or None,
+            height=self.decoded.height or None,
+            duration_s=self.decoded.duration_s,
+        )
+
+
+class MediaTier:
+    """What the Moderator needs for media: intake + decoding with limits, the analyzer and the fusion.
+
+    Constructing it loads nothing; `load()` loads the NSFW network and checks Tesseract."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        analyzer: MediaAnalyzer | None = None,
+        fusion: MediaFusion | None = None,
+    ) -> None:
+        self.settings = settings
+        self.analyzer = analyzer or MediaAnalyzer(settings.media)
+        self.fusion = fusion or MediaFusion.load()
+        self._loaded = False
+
+    def load(self) -> MediaTier:
+        if not self._loaded:
+            self.analyzer.load()
+            self._loaded = True
+        return self
+
+    def versions(self) -> dict[str, str]:
+        return {**self.analyzer.versions(), "media_fusion": self.fusion.version}
+
+    def prepare(
+        self, items: Sequence[Content], banks: BankMatcher | None = None
+    ) -> tuple[list[Content], list[list[Attachment] | None]]:
+        """Resolve and decode every attachment; MediaBatchError (by content id) if any item fails."""
+        out_items: list[Content] = []
+        out_media: list[list[Attachment] | None] = []
+        failures: dict[str, MediaIntakeError] = {}
+        for item in items:
+            if not item.media:
+                out_items.append(item)
+                out_media.append(None)
+                continue
+            try:
+                resolved = resolve_item(item, self.settings.media, self.settings.limits, allow_path=True)
+                attachments = [self.decode(k, m, banks) for k, m in enumerate(resolved.media)]
+            except MediaIntakeError as exc:
+                failures[item.id] = exc
+                continue
+            out_items.append(resolved)
+            out_media.append(attachments)
+        if failures:
+            raise MediaBatchError(failures)
+        return out_items, out_media
+
+    def decode(self, index: int, media: Media, banks: BankMatcher | None = None) -> Attachment:
+        """One attachment (already in `data` form): type check, decode with limits, fingerprints."""
+        from .frames import VIDEO_TYPES, check_declared, decode_media, sniff
+
+        assert media.data is not None
+        data = media.data
+        started = time.perf_counter()
+        try:
+            sniffed = sniff(data)
+            check_declared(media.content_type, sniffed)
+        except MediaError as exc:
+            # An empty file is malformed (422); bytes of another kind than declared, or of a kind
+            # we do not decode, are an unsupported media type (415).
+            raise MediaIntakeError(f"media[{index}]: {exc}", status=415 if data else 422) from None
+        kind = "video" if sniffed in VIDEO_TYPES else "image"
+        active = (
+            [n for n in banks.active_types() if kind in banks.types[n].media] if banks is not None else []
+        )
+        fingerprints: dict[str, list[Fingerprint]] = {}
+
+        def take_fingerprints(_path: object = None) -> None:
+            # Only signal types with bank entries: vPDQ/TMK hash every frame and cost more than analysis.
+            assert banks is not None
+            for name in active:
+                fps = banks.types[name].from_bytes(data, kind)
+                if fps:
+                    fingerprints[name] = fps
+
+        try:
+            decoded = decode_media(
+                data,
+                media.content_type,
+                self.settings.limits,
+                self.settings.media,
+                index,
+                on_video_path=take_fingerprints if kind == "video" and active else None,
+            )
+            if kind == "image" and active:
+                take_fingerprints()
+        except MediaError as exc:
+            raise MediaIntakeError(f"media[{index}]: {exc}", status=media_status(exc)) from None
+        return Attachment(
+            media_index=index,
+            sha256=hashlib.sha256(data).hexdigest(),
+            decoded=decoded,
+            fingerprints=fingerprints,
+            decode_ms=(time.perf_counter() - started) * 1000.0,
+        )
