@@ -142,3 +142,35 @@ def test_train_smoke_on_one_data_set(tmp_path: Path):
         p.name for p in out.iterdir()
     }
     assert report["calibration_oof"]["spam_scam"]["oof_average_precision"] > 0.8
+
+
+def test_moderate_store_queues_for_review(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`warden moderate --store` routes decisions to review like the API: with a QA sample of 100 %
+    every automated decision is queued, once, even when the file is moderated twice."""
+    from warden.store import Store
+
+    monkeypatch.setenv("WARDEN_REVIEW__QA_SAMPLE_RATE", "1")
+    monkeypatch.setenv("WARDEN_MEDIA__STORE_DIR", str(tmp_path / "media"))
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("WARDEN_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        src = tmp_path / "in.jsonl"
+        src.write_text(
+            json.dumps({"id": "q1", "text": "What a lovely morning for a run"})
+            + "\n"
+            + json.dumps({"id": "q2", "text": "shut up you stupid bitch"})
+            + "\n"
+        )
+        for _ in range(2):
+            res = runner.invoke(app, ["moderate", str(src), "--store", "-o", str(tmp_path / "o.jsonl")])
+            assert res.exit_code == 0, res.output
+        with Store(url) as db:
+            from warden.policy.model import load_policy
+            from warden.review.service import ReviewService
+
+            settings = get_settings()
+            tasks = ReviewService(db, load_policy(settings.policy_path), settings).list_tasks(status="all")
+        assert sorted(t.content_id for t in tasks) == ["q1", "q2"]
+    finally:
+        get_settings.cache_clear()

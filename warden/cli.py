@@ -192,7 +192,13 @@ def moderate(
     if store and db is not None:
         from .service import ModerationService
 
-        service = ModerationService(moderator, db)
+        review = None
+        if settings.review.enabled:  # items needing a person are queued, as the API does
+            from .media.storage import MediaStore
+            from .review.service import ReviewService
+
+            review = ReviewService(db, moderator.policy, settings, MediaStore(settings.media.store_dir))
+        service = ModerationService(moderator, db, review)
     try:
         rows = list(_read_items(file)) if file is not None else []
     except WardenError as exc:

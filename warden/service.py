@@ -2,12 +2,14 @@
 
 Shared by the HTTP API, the stream consumer and `warden moderate --store`, so the rules
 (same id and same content returns the stored decision; same id with different content is
-a conflict) live in one place.
+a conflict) live in one place. With a ReviewService, newly stored decisions are routed to human
+review here too (the HTTP API routes every returned decision itself; routing is idempotent).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .content import Content, check_limits
 from .decision import Decision
@@ -15,11 +17,15 @@ from .errors import ConflictError
 from .moderator import Moderator
 from .store import Store
 
+if TYPE_CHECKING:
+    from .review.service import ReviewService
+
 
 class ModerationService:
-    def __init__(self, moderator: Moderator, store: Store) -> None:
+    def __init__(self, moderator: Moderator, store: Store, review: ReviewService | None = None) -> None:
         self.moderator = moderator
         self.store = store
+        self.review = review
 
     def moderate(self, items: Sequence[Content], actor: str) -> list[Decision]:
         items = list(items)
@@ -35,6 +41,9 @@ class ModerationService:
             if prior is None:
                 fresh.append(item)
         stored = self.store.save_decisions(self.moderator.moderate(fresh), actor=actor) if fresh else []
+        if self.review is not None and stored:
+            by_content = {item.id: item for item in fresh}
+            self.review.enqueue_decisions([by_content[d.content_id] for d in stored], stored, actor)
         by_id = {d.content_id: d for d in stored}
         by_id.update({k: v for k, v in existing.items() if k not in by_id})
         return [by_id[item.id] for item in items]
