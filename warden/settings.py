@@ -60,6 +60,13 @@ class BankSettings(BaseSettings):
     embedding_min_similarity: float = Field(
         default=0.9, gt=0, le=1, description="Semantic near-duplicate: cosine of MiniLM embeddings."
     )
+    image_embedding_min_similarity: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Near-duplicate images: cosine of Open-NSFW pooled embeddings (edits 0.90-1.00, "
+        "unrelated photos up to 0.79 on the PDQ test set).",
+    )
     refresh_interval_s: float = Field(
         default=0.5, gt=0, description="How often a server polls the store for bank changes made elsewhere."
     )

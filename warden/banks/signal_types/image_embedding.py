@@ -9,7 +9,7 @@ Threshold: on the PDQ test photos, edited copies of the bridge photo (blur, cont
 resize, a 128x128 thumbnail) have cosine 0.90-1.00 with the original, its rotations and flips
 0.87-0.96, and unrelated street scenes 0.32-0.79 with each other (the features are post-ReLU,
 so unrelated images are not near 0). A bank match acts at once, so the default is a conservative
-0.9; `BankSettings.image_embedding_min_similarity`, when that setting exists, overrides it.
+0.9 (`BankSettings.image_embedding_min_similarity`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from ...media.nsfw import OpenNsfwModel
 
 DIM = 1024
-DEFAULT_MIN_SIMILARITY = 0.9
 _VALUE_BYTES = DIM * 2  # float16
 
 _model: OpenNsfwModel | None = None
@@ -103,9 +102,7 @@ class ImageEmbeddingIndex(TextEmbeddingIndex):
     """The text-embedding FAISS index (tombstones, HNSW past 100k) over decoded image vectors."""
 
     def __init__(self, settings: BankSettings) -> None:
-        self.min_similarity = float(
-            getattr(settings, "image_embedding_min_similarity", DEFAULT_MIN_SIMILARITY)
-        )
+        self.min_similarity = settings.image_embedding_min_similarity
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
         self._alive: set[int] = set()
         self._lock = threading.Lock()
