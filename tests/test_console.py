@@ -576,8 +576,10 @@ def test_admin_pages_show_queue_health_and_qa_precision(server: ConsoleServer, p
         assert health.locator("td", has_text=queue).count() >= 1
     precision = page.get_by_test_id("precision")
     row = precision.locator("tr", has=page.locator("td", has_text=action)).first
-    assert "100.0 %" in row.inner_text() and "–" in row.inner_text()  # the estimate and its interval
-    assert page.get_by_test_id("agreement").count() == 1
+    # The estimate and its Wilson interval: a lower bound below 100 %, an upper bound of 100 %.
+    assert re.search(r"100\.0 %\s+\d{1,2}\.\d % – 100\.0 %", row.inner_text()), row.inner_text()
+    agreement = page.get_by_test_id("agreement").locator("dd").first
+    assert agreement.inner_text() == str(server.review.stats().agreement.items)
     _shot(page, "12-admin")
 
     page.locator("form.signout button").click()

@@ -280,6 +280,14 @@ def test_image_embedding_bank_finds_edited_copies_only(photo_bytes):
     assert signal_type.from_bytes(b"", "video") == []
 
 
+def test_image_embedding_runs_the_detectors_loaded_network(model):
+    from warden.banks.signal_types.image_embedding import image_model
+
+    # One ONNX session per process, not a second copy of the network for bank fingerprints.
+    assert image_model()._net is model._net
+    assert OpenNsfwModel(threads=1).load()._net is not model._net  # another thread count: its own
+
+
 def test_image_embedding_values_are_validated():
     signal_type = ImageEmbeddingSignal(BankSettings())
     vector = np.random.default_rng(1).random(1024).astype(np.float32)

@@ -179,7 +179,8 @@ def test_train_with_review_labels_creates_a_gated_candidate(tmp_path: Path, gold
     }
     assert training["datasets"].get("review") == 2 and training["model_version"].endswith(vid)
     assert report.current == BASELINE and report.gated_categories == ["spam_scam"]
-    assert report.candidate_scores.categories["spam_scam"]["f1"] is not None
+    # The retrained candidate is a working spam model, whether or not it clears the gate.
+    assert report.candidate_scores.categories["spam_scam"]["f1"] > 0.9
     # The outcome follows the gate rule either way, and the registry agrees with the report.
     assert report.passed == gate(report.current_scores, report.candidate_scores, report.config)[0]
     assert reg.version(vid).status == ("live" if report.passed else "shadow")

@@ -5,31 +5,26 @@ and appeals that reverse or uphold with decision history and audit."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, func, select
 
 from warden.content import Content, Media
 from warden.decision import CategoryScore, Decision, Reason, Versions
 from warden.errors import ConflictError, NotFoundError, ValidationError
 from warden.media.storage import MediaStore
 from warden.policy.model import load_policy
-from warden.review.agreement import wilson_interval
 from warden.review.priority import current_priority
 from warden.review.routing import route
 from warden.review.service import ReviewService, reviewer_view
 from warden.settings import DEFAULT_POLICY_PATH, ReviewSettings, Settings
 from warden.store import Store
-from warden.store.engine import normalize_url
 from warden.store.tables import DecisionHistoryRow, ReviewAssignmentRow
-from warden.store.testing import database_url_or_skip, drop_test_database
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 POLICY = load_policy(DEFAULT_POLICY_PATH)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
@@ -43,28 +38,6 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = database_url_or_skip(request.param, tmp_path)
-    yield url
-    drop_test_database(url)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    s.migrate()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def raw(db_url: str, store: Store) -> Iterator[Engine]:
-    engine = create_engine(normalize_url(db_url))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -146,6 +119,20 @@ def test_routing_snapshot_and_idempotency(store: Store, tmp_path: Path, clock: C
     again = svc.enqueue_decisions([uncertain], [store.get_decision_by_content_id("u1")], actor="x")
     assert [t.id for t in again] == [t_review.id]
     assert sum(q.pending for q in svc.queues()) == 3
+
+
+def test_a_decision_a_person_revised_is_not_queued_again(store: Store, tmp_path: Path, clock: Clock) -> None:
+    """A client's retry hands the stored decision over again; once a reviewer revised it (here to a
+    removal for a high-severity category, which alone would route to `severe`) nothing is queued."""
+    svc = make_service(store, tmp_path, clock, qa_sample_rate=1.0)
+    content = item("r1", "maybe rude")
+    [task] = moderate(svc, content, decision_for(content, "review", {"harassment": 0.45, "hate": 0.3}))
+    assert svc.lease_next("alice") is not None
+    assert svc.decide(task.id, "alice", "remove", ["hate"]).decision_updated
+    revised = store.get_decision_by_content_id("r1")
+    assert (revised.action, revised.stages[-1].name) == ("remove", "human_review")
+    assert svc.enqueue_decisions([content], [revised], actor="x") == []
+    assert [t.id for t in svc.list_tasks(status="all")] == [task.id]
 
 
 def test_qa_sample_is_seeded_and_near_its_rate() -> None:
@@ -381,7 +368,6 @@ def test_agreement_and_automation_precision(store: Store, tmp_path: Path, clock:
     by_key = {(e.action, e.category): e for e in stats.automation}
     overall = by_key[("remove", None)]
     assert (overall.items, overall.agreed) == (3, 1)
-    assert (overall.low, overall.high) == pytest.approx(wilson_interval(1, 3))
     assert overall.low == pytest.approx(0.0615, abs=1e-3) and overall.high == pytest.approx(0.7923, abs=1e-3)
     assert (by_key[("remove", "spam_scam")].items, by_key[("remove", "spam_scam")].agreed) == (3, 1)
 

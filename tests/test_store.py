@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from warden.decision import CategoryScore, Decision, Reason, StageTrace, Versions
@@ -20,32 +19,8 @@ from warden.errors import ConflictError, NotFoundError
 from warden.store import Store
 from warden.store.engine import normalize_url
 from warden.store.tables import AuditRow, Base, DecisionHistoryRow, DecisionRow
-from warden.store.testing import database_url_or_skip, drop_test_database
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = database_url_or_skip(request.param, tmp_path)
-    yield url
-    drop_test_database(url)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    s.migrate()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def raw(db_url: str, store: Store) -> Iterator[Engine]:
-    """A separate engine for raw SQL, so checks do not go through the Store under test."""
-    engine = create_engine(normalize_url(db_url))
-    yield engine
-    engine.dispose()
+# db_url, store and raw: tests/conftest.py
 
 
 def make_decision(
@@ -303,7 +278,7 @@ def test_audit_log_is_append_only_in_the_database(store: Store, raw: Engine, sta
     assert (row["id"], row["actor"]) == (audit_id, "alice")
 
 
-@pytest.mark.parametrize("db_url", [BACKENDS[1]], indirect=True)
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_audit_log_rejects_truncate_on_postgres(store: Store, raw: Engine) -> None:
     store.append_audit("alice", "x", "y", "z", {})
     with pytest.raises(DBAPIError, match="append-only"), raw.begin() as conn:
@@ -338,8 +313,12 @@ def test_api_key_lifecycle(store: Store, raw: Engine) -> None:
     assert set(listed) == {"name", "key_prefix", "role", "created_at", "revoked_at"}
     assert listed["revoked_at"] is None
 
+    assert store.api_key_active("ops", "admin", key[:8])
+    assert not store.api_key_active("ops", "reviewer", key[:8])  # a role change ends derived sessions
+    assert not store.api_key_active("ops", "admin", "wdn_zzzz")  # a re-issued key of the same name
     store.revoke_api_key("ops")
     assert store.verify_api_key(key) is None
+    assert not store.api_key_active("ops", "admin", key[:8])
     assert store.list_api_keys()[0]["revoked_at"] is not None
     store.revoke_api_key("ops")  # idempotent
     assert store.count_api_keys() == 1

@@ -268,7 +268,7 @@ def _check_row(
         return row["id"], row[_ERROR]
     try:
         item = Content.model_validate(row)
-        check_item(item, settings.limits, settings.media.max_items_per_post)
+        check_item(item, settings.limits)
         if item.media and base_dir is not None:
             item = item.model_copy(
                 update={

@@ -9,13 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ValidationError
-from .settings import Limits, MediaSettings
+from .settings import Limits
 
 ContentKind = Literal["text", "image", "video", "profile", "comment"]
 TEXT_KINDS = frozenset({"text", "comment", "profile"})
 MEDIA_KINDS = frozenset({"image", "video"})
 # Attachments per item when the caller passes no media settings (the field's default).
-_MAX_MEDIA = int(MediaSettings.model_fields["max_items_per_post"].default)
 
 
 class Media(BaseModel):
@@ -128,10 +127,8 @@ class Content(BaseModel):
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def check_item(item: Content, limits: Limits, max_media: int = _MAX_MEDIA) -> None:
-    """Raise ValidationError if one item breaks a limit (used per item by the CLI).
-
-    `max_media` is `settings.media.max_items_per_post` (attachments per item)."""
+def check_item(item: Content, limits: Limits) -> None:
+    """Raise ValidationError if one item breaks a limit (used per item by the CLI)."""
     if len(item.id) > limits.max_id_chars:
         raise ValidationError(
             f"{item.id[:40]!r}: id has {len(item.id)} characters, limit is {limits.max_id_chars}"
@@ -145,15 +142,17 @@ def check_item(item: Content, limits: Limits, max_media: int = _MAX_MEDIA) -> No
             f"{item.id}: kind {item.kind!r} needs `media` (the image or video itself) or `hashes` "
             "(fingerprints matched against the banks)"
         )
-    if len(item.media) > max_media:
-        raise ValidationError(f"{item.id}: {len(item.media)} media attachments, limit is {max_media}")
+    if len(item.media) > limits.max_media_per_item:
+        raise ValidationError(
+            f"{item.id}: {len(item.media)} media attachments, limit is {limits.max_media_per_item}"
+        )
     if sum(len(v) for v in item.hashes.values()) > limits.max_hashes_per_item:
         raise ValidationError(f"{item.id}: more than {limits.max_hashes_per_item} hashes")
     if len(json.dumps(item.metadata, default=str)) > limits.max_metadata_bytes:
         raise ValidationError(f"{item.id}: metadata exceeds {limits.max_metadata_bytes} bytes")
 
 
-def check_limits(items: list[Content], limits: Limits, max_media: int = _MAX_MEDIA) -> None:
+def check_limits(items: list[Content], limits: Limits) -> None:
     """Raise ValidationError naming the first item that breaks a limit."""
     if len(items) > limits.max_batch_items:
         raise ValidationError(f"batch of {len(items)} items exceeds the limit of {limits.max_batch_items}")
@@ -163,6 +162,6 @@ def check_limits(items: list[Content], limits: Limits, max_media: int = _MAX_MED
             raise ValidationError(f"items[{index}]: duplicate id {item.id!r} in one batch")
         seen.add(item.id)
         try:
-            check_item(item, limits, max_media)
+            check_item(item, limits)
         except ValidationError as exc:
             raise ValidationError(f"items[{index}]: {exc}") from None

@@ -51,7 +51,17 @@ class _TextScore:
 
     probabilities: dict[str, float]  # evaluated categories only
     evidence: dict[str, list[dict[str, Any]]]
-    stages: list[StageTrace]
+
+
+def _signal_evidence(result: ItemResult) -> dict[str, list[dict[str, Any]]]:
+    """Every detector's evidence for one item, per category, strongest first."""
+    evidence: dict[str, list[dict[str, Any]]] = {}
+    for sig in result.signals:
+        for ev in sig.evidence:
+            evidence.setdefault(ev.category, []).append(ev.to_dict())
+    for cat in evidence:
+        evidence[cat].sort(key=lambda e: -e["weight"])
+    return evidence
 
 
 def _max_scores(rows: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -154,7 +164,7 @@ class Moderator:
         return self
 
     def load_media(self) -> Moderator:
-        """Load the image tier now (servers) instead of on the first item with media (~2 s)."""
+        """Load the image tier now (servers) instead of on the first item with media."""
         if self.settings.media.enabled:
             self.media.load()
         return self
@@ -205,7 +215,7 @@ class Moderator:
         """Decisions in item order. Items with media are decoded first: if any cannot be, nothing is
         decided and MediaBatchError names them (the API and CLI then decide the rest)."""
         items = list(items)
-        check_limits(items, self.settings.limits, self.settings.media.max_items_per_post)
+        check_limits(items, self.settings.limits)
         if not items:
             return []
         items, media = self.prepare_media(items)
@@ -229,32 +239,30 @@ class Moderator:
         ]
         decisions: list[Decision | None] = [None] * len(items)
         with_media: list[int] = []
+        with_text: list[int] = []
         for i, item in enumerate(items):
             if matches[i]:
-                decisions[i] = self._bank_decision(item, languages[i], matches[i], traces[i], versions)
-                decisions[i].media = [a.summary() for a in media[i] or []]  # type: ignore[union-attr]
+                matched = self._bank_decision(item, languages[i], matches[i], traces[i], versions)
+                matched.media = [a.summary() for a in media[i] or []]
+                decisions[i] = matched
             elif media[i]:
                 with_media.append(i)
             elif item.kind not in TEXT_KINDS:
                 decisions[i] = self._unscored_decision(item, languages[i], traces[i], versions)
-        if with_media:
-            media_decisions = self._moderate_media(
-                [items[i] for i in with_media],
-                [languages[i] for i in with_media],
-                [media[i] or [] for i in with_media],
-                versions,
+            else:
+                with_text.append(i)
+        for indices, is_media in ((with_media, True), (with_text, False)):
+            if not indices:
+                continue
+            group, langs = [items[i] for i in indices], [languages[i] for i in indices]
+            decided = (
+                self._moderate_media(group, langs, [media[i] or [] for i in indices], versions)
+                if is_media
+                else self._moderate_text(group, langs, versions)
             )
             if self.account_risk is not None:
-                self._apply_account_risk([items[i] for i in with_media], media_decisions)
-            for i, decision in zip(with_media, media_decisions, strict=True):
-                decision.stages[:0] = traces[i]
-                decisions[i] = decision
-        rest = [i for i, d in enumerate(decisions) if d is None]
-        if rest:
-            texts = self._moderate_text([items[i] for i in rest], [languages[i] for i in rest], versions)
-            if self.account_risk is not None:
-                self._apply_account_risk([items[i] for i in rest], texts)
-            for i, decision in zip(rest, texts, strict=True):
+                self._apply_account_risk(group, decided)
+            for i, decision in zip(indices, decided, strict=True):
                 decision.stages[:0] = traces[i]
                 decisions[i] = decision
         return [d for d in decisions if d is not None]
@@ -468,13 +476,7 @@ class Moderator:
                 score = self.decider.decide_category(cat, float(result.probabilities[k]), route)
                 score.evaluated = bool(result.evaluated[k])
                 scores[cat] = score
-            evidence: dict[str, list[dict]] = {}
-            for sig in result.signals:
-                for ev in sig.evidence:
-                    evidence.setdefault(ev.category, []).append(ev.to_dict())
-            for cat in evidence:
-                evidence[cat].sort(key=lambda e: -e["weight"])
-            reasons = self.decider.reasons(scores, evidence)
+            reasons = self.decider.reasons(scores, _signal_evidence(result))
             decision = self._decision(item, lang, scores, reasons, result.stages, versions)
             if result.judge is not None:
                 decision.judge = result.judge
@@ -489,22 +491,15 @@ class Moderator:
         the text-span evidence of every detector (not only of categories that reached an action)."""
         if not contents:
             return []
-        results = self.pipeline.run(contents, languages)
         out = []
-        for result in results:
+        for result in self.pipeline.run(contents, languages):
             assert result.probabilities is not None and result.evaluated is not None
             probs = {
                 cat: float(result.probabilities[k])
                 for k, cat in enumerate(self.pipeline.categories)
                 if result.evaluated[k]
             }
-            evidence: dict[str, list[dict[str, Any]]] = {}
-            for sig in result.signals:
-                for ev in sig.evidence:
-                    evidence.setdefault(ev.category, []).append(ev.to_dict())
-            for cat in evidence:
-                evidence[cat].sort(key=lambda e: -e["weight"])
-            out.append(_TextScore(probs, evidence, result.stages))
+            out.append(_TextScore(probs, _signal_evidence(result)))
         return out
 
     def _moderate_media(

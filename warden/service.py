@@ -2,8 +2,8 @@
 
 Shared by the HTTP API, the stream consumer and `warden moderate --store`, so the rules
 (same id and same content returns the stored decision; same id with different content is
-a conflict) live in one place. With a ReviewService, newly stored decisions are routed to human
-review here too (the HTTP API routes every returned decision itself; routing is idempotent).
+a conflict) live in one place. With a ReviewService, the returned decisions are routed to human
+review here too, for the API and the CLI alike.
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ class ModerationService:
             if prior is None:
                 fresh.append(item)
         stored = self.store.save_decisions(self.moderator.moderate(fresh), actor=actor) if fresh else []
-        if self.review is not None and stored:
-            by_content = {item.id: item for item in fresh}
-            self.review.enqueue_decisions([by_content[d.content_id] for d in stored], stored, actor)
         by_id = {d.content_id: d for d in stored}
         by_id.update({k: v for k, v in existing.items() if k not in by_id})
-        return [by_id[item.id] for item in items]
+        decisions = [by_id[item.id] for item in items]
+        if self.review is not None:
+            # Stored ones too: routing is idempotent (and skips what a person decided), so a retry
+            # queues what a failure between storing and routing left out, and nothing twice.
+            self.review.enqueue_decisions(items, decisions, actor)
+        return decisions

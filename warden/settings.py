@@ -33,6 +33,7 @@ class Limits(BaseSettings):
     max_media_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
     max_video_seconds: float = 600.0
+    max_media_per_item: int = Field(default=10, ge=1, description="Images/videos attached to one item.")
 
 
 class BankSettings(BaseSettings):
@@ -155,7 +156,6 @@ class MediaSettings(BaseSettings):
         default_factory=list, description="Host names media may be fetched from when fetch_enabled."
     )
     fetch_timeout_s: float = Field(default=10.0, gt=0)
-    max_items_per_post: int = Field(default=10, ge=1, description="Images/videos attached to one item.")
     max_gif_frames: int = Field(
         default=50, ge=1, description="Animated GIF/WebP frames analysed (evenly spread)."
     )

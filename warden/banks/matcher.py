@@ -120,11 +120,7 @@ class BankMatcher:
         return out
 
     def media_fingerprints(self, data: bytes, kind: str) -> dict[str, list[Fingerprint]]:
-        """Fingerprints of media bytes for every signal type that covers the kind.
-
-        Called for a video inside `decode_media`'s `on_video_path` hook (or any open
-        `warden.media.video.open_video` block for the same bytes), the video hashers reuse that
-        temporary file instead of writing and probing another copy."""
+        """Fingerprints of media bytes for every signal type that covers the kind."""
         out: dict[str, list[Fingerprint]] = {}
         for name, signal_type in self.types.items():
             if kind in signal_type.media:

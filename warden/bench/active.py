@@ -14,12 +14,9 @@ bench/results/active_learning.{json,md,png} (and active_learning_youtube.*).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.console import Console
-from rich.progress import Progress
 
-from ..learn.simulate import SimulationConfig, SimulationResult, Task, load_task, rounds, run_and_report
+from ..learn.simulate import SimulationConfig, load_task, run_with_progress
 from ..settings import get_settings
 
 console = Console()
@@ -37,14 +34,8 @@ def run() -> dict[str, float]:
     for prefix, dataset, category, seeds, stem in TASKS:
         task = load_task(dataset, category, settings.data_dir)
         config = SimulationConfig(seeds=seeds)
-        result = _simulate_with_progress(task, config, RESULTS_DIR, stem)
+        result = run_with_progress(task, config, RESULTS_DIR, stem, console)
         console.print(result.markdown())
         figures.update(result.figures(prefix))
         figures[f"{prefix}seconds"] = result.seconds
     return figures
-
-
-def _simulate_with_progress(task: Task, config: SimulationConfig, out: Path, stem: str) -> SimulationResult:
-    with Progress(console=console) as bar:
-        job = bar.add_task(f"simulating {task.name}", total=rounds(task, config))
-        return run_and_report(task, config, out, stem, lambda n: bar.advance(job, n))

@@ -21,10 +21,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..errors import ConflictError, NotFoundError, ValidationError
-from ..media.storage import MediaStore
 from ..review.appeals import REVIEWER_ACTIONS
 from ..review.models import ReviewTask
 from ..review.service import ReviewService, reviewer_view
+from ..serve.auth import ANONYMOUS
 from . import render, views
 from .session import (
     CONSOLE_ROLES,
@@ -34,6 +34,7 @@ from .session import (
     SESSION_TTL_S,
     ConsoleSession,
     Signer,
+    actor_for,
     csrf_ok,
 )
 
@@ -46,6 +47,7 @@ APPEALS_QUEUE = "appeals"
 
 # Keyboard letters per reviewer action; the legend on the item page is built from this table.
 ACTION_KEYS: dict[str, str] = {"allow": "a", "label": "l", "limit": "m", "age_restrict": "g", "remove": "r"}
+ACTIONS = [(action, key) for action, key in ACTION_KEYS.items() if action in REVIEWER_ACTIONS]
 APPEAL_KEYS: dict[str, str] = {"uphold": "u", "reverse": "x"}
 CATEGORY_KEYS = "1234567890"
 
@@ -66,8 +68,10 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# auto_reload off: the templates ship with the package, so each render need not stat them for changes.
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
+    auto_reload=False,
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -165,23 +169,14 @@ def _query(**params: str | None) -> str:
 # -- who is signed in ----------------------------------------------------------------------------------
 
 
-def _key_active(request: Request, session: ConsoleSession) -> bool:
-    """The key behind the session still exists, is not revoked and has the same role."""
-    for row in request.app.state.warden.store.list_api_keys():
-        if row["name"] == session.name:
-            return bool(
-                row["revoked_at"] is None
-                and row["role"] == session.role
-                and row["key_prefix"] == session.key_prefix
-            )
-    return False
-
-
 def current_session(request: Request) -> ConsoleSession:
     session = _console(request).signer.read_session(request.cookies.get(SESSION_COOKIE))
     if session is None or session.role not in CONSOLE_ROLES:
         raise SignInRequired()
-    if request.app.state.warden.settings.auth_enabled and not _key_active(request, session):
+    state = request.app.state.warden
+    if state.settings.auth_enabled and not state.store.api_key_active(
+        session.name, session.role, session.key_prefix
+    ):
         raise SignInRequired()
     return session
 
@@ -252,7 +247,7 @@ def login(
         return _login_page(request, "The sign-in form expired. Please try again.", target, 400)
     warden = request.app.state.warden
     if not warden.settings.auth_enabled:
-        found: tuple[str, str] | None = ("anonymous", "admin")
+        found: tuple[str, str] | None = (ANONYMOUS.name, ANONYMOUS.role)  # as the HTTP API does
         prefix = ""
     else:
         key = api_key.strip()
@@ -272,8 +267,7 @@ def login(
     response = _redirect(request, target)
     _set_cookie(request, response, SESSION_COOKIE, token, SESSION_TTL_S)
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
-    actor = f"apikey:{name}" if prefix else "anonymous"  # as ConsoleSession.actor will say
-    warden.store.append_audit(actor, "console.signin", "api_key", name, {"role": role})
+    warden.store.append_audit(actor_for(name, prefix), "console.signin", "api_key", name, {"role": role})
     return response
 
 
@@ -352,11 +346,10 @@ def take_next(
     session: ConsoleSession = Depends(current_session),
 ) -> Response:
     _check_csrf(session, csrf)
-    task = _review(request).lease_next(
-        session.actor, queue=name, category=_clean(category), language=_clean(language)
-    )
+    category_, language_ = _clean(category), _clean(language)
+    task = _review(request).lease_next(session.actor, queue=name, category=category_, language=language_)
     if task is None:
-        what = f"the {name} queue" + (" matching the filters" if _clean(category) or _clean(language) else "")
+        what = f"the {name} queue" + (" matching the filters" if category_ or language_ else "")
         return _redirect(request, _safe_next(back), f"Nothing left to take in {what}.", "warn")
     return _redirect(request, f"/console/tasks/{task.id}")
 
@@ -376,13 +369,17 @@ def _holds_lease(task: ReviewTask, session: ConsoleSession) -> bool:
     return task.status != "done" and any(lease.reviewer == session.actor for lease in task.leases)
 
 
+def _back_to_list(task: ReviewTask) -> str:
+    """Where a reviewer goes once done with `task`: the list it was taken from."""
+    return "/console/appeals" if task.appeal is not None else f"/console{_query(queue=task.queue)}"
+
+
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task_page(request: Request, task_id: str, session: ConsoleSession = Depends(current_session)) -> Response:
     task = _get_task(request, task_id, session)
     categories = _policy_categories(request)
     view = views.build(task, categories)
     is_appeal = task.appeal is not None
-    actions = [(a, ACTION_KEYS.get(a, "")) for a in ACTION_KEYS if a in REVIEWER_ACTIONS]
     return _render(
         request,
         "task.html",
@@ -392,7 +389,7 @@ def task_page(request: Request, task_id: str, session: ConsoleSession = Depends(
         view=view,
         mine=_holds_lease(task, session),
         is_appeal=is_appeal,
-        actions=actions,
+        actions=ACTIONS,
         appeal_keys=APPEAL_KEYS,
         category_choices=[
             (cid, title, CATEGORY_KEYS[i] if i < len(CATEGORY_KEYS) else "")
@@ -422,8 +419,7 @@ def decide(
         return _redirect(request, f"/console/tasks/{task_id}", str(exc), "error")
     shown = label.outcome or label.action
     cats = f" ({', '.join(label.categories)})" if label.categories else ""
-    back = "/console/appeals" if task.appeal is not None else f"/console{_query(queue=task.queue)}"
-    return _redirect(request, back, f"Saved: {shown}{cats} on {task.content_id}.")
+    return _redirect(request, _back_to_list(task), f"Saved: {shown}{cats} on {task.content_id}.")
 
 
 @router.post("/tasks/{task_id}/release")
@@ -439,16 +435,16 @@ def release(
         _review(request).release(task_id, session.actor)
     except ConflictError as exc:
         return _redirect(request, f"/console/tasks/{task_id}", str(exc), "error")
-    back = "/console/appeals" if task.appeal is not None else f"/console{_query(queue=task.queue)}"
-    return _redirect(
-        request, back, f"Skipped {task.content_id}: it is back in the {task.queue} queue.", "warn"
-    )
+    skipped = f"Skipped {task.content_id}: it is back in the {task.queue} queue."
+    return _redirect(request, _back_to_list(task), skipped, "warn")
 
 
 @router.get("/media/{sha256}")
 def media(request: Request, sha256: str, session: ConsoleSession = Depends(current_session)) -> Response:
-    store = _media_store(request)
+    store = _review(request).media_store
     try:
+        if store is None:  # as GET /v1/review/media answers
+            raise NotFoundError("this server keeps no media store")
         data, content_type = store.get(sha256)
     except NotFoundError:
         raise ConsoleError(404, "No such media", "That attachment is not in the media store.") from None
@@ -461,10 +457,6 @@ def media(request: Request, sha256: str, session: ConsoleSession = Depends(curre
     if not content_type.startswith(("image/", "video/")) or content_type == "image/svg+xml":
         headers["Content-Disposition"] = "attachment"
     return Response(data, media_type=content_type, headers=headers)
-
-
-def _media_store(request: Request) -> MediaStore:
-    return _review(request).media_store or MediaStore(request.app.state.warden.settings.media.store_dir)
 
 
 # -- appeals -------------------------------------------------------------------------------------------

@@ -34,13 +34,17 @@ class ConsoleSession:
 
     @property
     def actor(self) -> str:
-        # The same actor string the HTTP API writes, so the audit log names one identity per key
-        # ("anonymous" when auth is disabled: such sessions carry no key prefix).
-        return f"apikey:{self.name}" if self.key_prefix else "anonymous"
+        return actor_for(self.name, self.key_prefix)
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+def actor_for(name: str, key_prefix: str) -> str:
+    """The same actor string the HTTP API writes, so the audit log names one identity per key
+    ("anonymous" when auth is disabled: such sessions carry no key prefix)."""
+    return f"apikey:{name}" if key_prefix else "anonymous"
 
 
 def _b64(data: bytes) -> str:

@@ -99,7 +99,7 @@ def _box(item: dict[str, Any]) -> str | None:
     return None
 
 
-def _where(item: dict[str, Any], text: str) -> str:
+def _where(item: dict[str, Any]) -> str:
     kind = item.get("kind")
     if kind == "text_span" and isinstance(item.get("start"), int) and _media_index(item) is None:
         return f"chars {item['start']}–{item.get('end')}"
@@ -161,7 +161,7 @@ def build(
             category=str(item.get("category") or "–"),
             kind=str(item.get("kind") or "–"),
             detector=str(item.get("detector") or item.get("reviewer") or "–"),
-            where=_where(item, task.text),
+            where=_where(item),
             snippet=item.get("snippet") if isinstance(item.get("snippet"), str) else None,
         )
         for item in evidence

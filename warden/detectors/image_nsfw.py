@@ -7,8 +7,8 @@ Score and operating points. The score is the model's own P(nsfw) for pornographi
 not fitted to any platform's policy. Yahoo's published guidance for open_nsfw: scores < 0.2 are
 very likely safe, scores > 0.8 very likely NSFW, the band between needs a human or another model.
 No NSFW-labelled images exist on the machine this was built on, so no calibration ships: a platform
-with labelled images runs `fit_calibration(scores, labels)` and `save_calibration(...)` into the
-detector's model dir; `load()` then applies it (the raw score stays in the evidence).
+with labelled images runs `fit_calibration(scores, labels, model.version).save(model_dir)` (no CLI
+wraps it); `load()` then applies the file if present (the raw score stays in the evidence).
 """
 
 from __future__ import annotations

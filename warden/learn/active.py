@@ -99,15 +99,20 @@ def normalise(embeddings: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def _unit_distance(dots: np.ndarray) -> np.ndarray:
+    """Euclidean distance between unit vectors from their dot product: ||a - b||² = 2 - 2 a·b."""
+    return np.asarray(np.sqrt(np.maximum(2.0 - 2.0 * dots, 0.0)))
+
+
 def min_distances(x: np.ndarray, centres: np.ndarray, chunk: int = 2048) -> np.ndarray:
     """Euclidean distance of each row of `x` to its nearest row of `centres` (both L2-normalised)."""
     if len(centres) == 0:
         return np.full(len(x), np.inf, dtype=np.float32)
     best = np.full(len(x), -np.inf, dtype=np.float32)
     for start in range(0, len(centres), chunk):
-        # For unit vectors ||a - b||² = 2 - 2 a·b, so the nearest centre has the largest dot product.
+        # The nearest centre has the largest dot product.
         best = np.maximum(best, (x @ centres[start : start + chunk].T).max(axis=1))
-    return np.asarray(np.sqrt(np.maximum(2.0 - 2.0 * best, 0.0)))
+    return _unit_distance(best)
 
 
 def kcenter_greedy(
@@ -130,18 +135,16 @@ def kcenter_greedy(
     picks: list[int] = []
     if not np.isfinite(dist).any():
         # Nothing labelled yet: start from a seeded random item.
-        first = int(rng.integers(len(pool)))
-        picks.append(first)
-        dist = np.minimum(dist, np.sqrt(np.maximum(2.0 - 2.0 * (xp @ xp[first]), 0.0)))
+        picks.append(int(rng.integers(len(pool))))
+        dist = _unit_distance(xp @ xp[picks[0]])
     # A seeded jitter far below any real distance breaks ties (exact duplicates) reproducibly.
     jitter = rng.random(len(pool)).astype(np.float32) * 1e-7
     while len(picks) < budget:
         scores = dist + jitter
-        if picks:
-            scores[picks] = -np.inf
+        scores[picks] = -np.inf
         nxt = int(np.argmax(scores))
         picks.append(nxt)
-        dist = np.minimum(dist, np.sqrt(np.maximum(2.0 - 2.0 * (xp @ xp[nxt]), 0.0)))
+        dist = np.minimum(dist, _unit_distance(xp @ xp[nxt]))
     return pool[np.asarray(picks, dtype=np.int64)]
 
 
@@ -270,11 +273,9 @@ def _unique(items: list[PoolItem], source: Path | str) -> list[PoolItem]:
 
 def pool_from_store(limit: int = 500) -> list[PoolItem]:
     """Pending review tasks (unlabelled) plus every labelled text, from the configured database."""
-    try:
-        from ..review.cli import _service
-    except ImportError as exc:
-        raise ValidationError(f"the review store is not available: {exc}") from None
-    service = _service()
+    from .review_labels import review_service
+
+    service = review_service()
     labelled = {r["content_id"]: r for r in service.export_labels() if r.get("text")}
     items: list[PoolItem] = []
     seen: set[str] = set()

@@ -62,7 +62,6 @@ BASELINE = "baseline"
 GOLDEN_FILE = "golden.jsonl"
 GOLDEN_PER_DATASET = 150
 GOLDEN_SEED = 20261122
-STATUSES = ("live", "shadow", "retired", "candidate", "failed")
 
 
 @dataclass(frozen=True)
@@ -401,17 +400,6 @@ class ModelRegistry:
         if not path.is_file():
             raise ValidationError(f"golden set {path} not found")
         return read_labelled(path, _policy_categories()), _sha256(path), str(path)
-
-    def evaluate(
-        self,
-        version_id: str,
-        settings: Settings,
-        policy: Policy | None = None,
-        golden: Path | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> Scorecard:
-        items, sha, _ = self.golden_items(golden)
-        return evaluate_models(self.path_of(version_id), version_id, items, sha, settings, policy, progress)
 
     def submit(
         self,

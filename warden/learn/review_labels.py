@@ -31,11 +31,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from .datasets import BENIGN, CATEGORIES, TRAIN_CALIB, LabeledText
 from .splits import SEED, hash_split, near_duplicate_key
+
+if TYPE_CHECKING:
+    from ..review.service import ReviewService
 
 REVIEW_DATASET = "review"
 ENFORCEMENT_ACTIONS = frozenset({"remove", "limit", "age_restrict", "label"})
@@ -133,13 +136,22 @@ def read_review_labels(path: Path, categories: Sequence[str] = CATEGORIES) -> li
     return parse_review_labels(rows, categories, source=str(path))
 
 
+def review_service() -> ReviewService:
+    """The review service over the configured database (reading labels and tasks needs no media store)."""
+    from ..policy.model import load_policy
+    from ..review.service import ReviewService
+    from ..settings import get_settings
+    from ..store import Store
+
+    settings = get_settings()
+    store = Store(settings.database_url)
+    store.migrate()
+    return ReviewService(store, load_policy(settings.policy_path), settings)
+
+
 def labels_from_store() -> list[ReviewLabel]:
     """Every review and appeal label in the configured database, through the review service."""
-    try:
-        from ..review.cli import _service
-    except ImportError as exc:  # the review package is optional in older checkouts
-        raise ValidationError(f"the review store is not available: {exc}") from None
-    return parse_review_labels(_service().export_labels(), source="review store")
+    return parse_review_labels(review_service().export_labels(), source="review store")
 
 
 def _resolve(group: list[ReviewLabel]) -> tuple[bool, tuple[str, ...]] | None:

@@ -12,7 +12,8 @@ For one binary task (a data set and one policy category):
   95 %* is the smallest fraction of the pool whose mean F1 over the seeds reaches 0.95 × full-data F1.
 
 Hyper-parameters were fixed before any strategy was compared: C = 10 is the best of
-{0.3 .. 100} by 5-fold cross-validation on the SMS *pool* (never the test split), liblinear because
+{0.3 .. 100} by 5-fold cross-validation F1 on the SMS *pool*, never the test split (0.841, 0.915,
+0.935, 0.949, 0.948, 0.948 for C = 0.3, 1, 3, 10, 30, 100); liblinear because
 a fit on a few hundred rows takes milliseconds. The seed set is stratified (at least 2 items of each
 class), as a real seed set gathered by keyword search or from first reports would be.
 """
@@ -24,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -32,6 +33,9 @@ from sklearn.metrics import f1_score
 
 from ..errors import ValidationError
 from .active import STRATEGIES, propose
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SEED = 20261122
 TABLE_FRACTIONS = (0.005, 0.01, 0.02, 0.05, 0.10, 0.20, 0.30)
@@ -345,11 +349,20 @@ def rounds(task: Task, config: SimulationConfig) -> int:
     return len(label_schedule(len(task.y_pool), config)) * len(config.strategies) * config.seeds
 
 
+def run_with_progress(
+    task: Task, config: SimulationConfig, out_dir: Path, stem: str, console: Console | None = None
+) -> SimulationResult:
+    """`run_and_report` under a progress bar of the simulation's rounds."""
+    from rich.progress import Progress
+
+    with Progress(console=console) as bar:
+        job = bar.add_task(f"simulating {task.name}", total=rounds(task, config))
+        return run_and_report(task, config, out_dir, stem, lambda n: bar.advance(job, n))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m warden.learn.simulate --dataset D --category C`: simulate another task."""
     import argparse
-
-    from rich.progress import Progress
 
     from ..settings import get_settings
 
@@ -363,9 +376,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     task = load_task(args.dataset, args.category, get_settings().data_dir)
     config = SimulationConfig(seeds=args.seeds, max_fraction=args.max_fraction)
     stem = f"active_learning_{args.dataset}_{args.category}"
-    with Progress() as bar:
-        job = bar.add_task(f"simulating {task.name}", total=rounds(task, config))
-        result = run_and_report(task, config, args.out, stem, lambda n: bar.advance(job, n))
+    result = run_with_progress(task, config, args.out, stem)
     print(result.markdown())
     print(json.dumps(result.figures(), indent=1))
 

@@ -1,8 +1,8 @@
-"""MediaAnalyzer: decoded frames -> NSFW scores, image embeddings and OCR, batched across a whole call.
+"""MediaAnalyzer: decoded frames -> NSFW scores and OCR, batched across a whole call.
 
-All frames of all attachments of all items in one `analyze` call go through the NSFW network together
-(one batched pass also gives the image embedding). OCR is the slow part (Tesseract, ~0.1-0.5 s a
-frame), so it is spent where text is likely:
+All frames of all attachments of all items in one `analyze` call go through the NSFW network together.
+OCR is the slow part (Tesseract: 3.6 images/s on two processes in the media bench), so it is spent
+where text is likely:
 - a still image is always read (one call);
 - an animation or a video has at most `media.ocr_max_frames` frames read: those whose text-likelihood
   score (density of strong horizontal intensity steps, the strokes of letters) is highest and at
@@ -13,10 +13,10 @@ frame), so it is spent where text is likely:
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from ..settings import MediaSettings, Settings
 from ..signals import Evidence
 from .fusion import MediaFusion
 from .intake import MediaBatchError, MediaIntakeError, media_status, resolve_item
-from .types import Frame, OcrResult
+from .types import Frame, OcrResult, normalise_ocr_text
 
 if TYPE_CHECKING:
     from ..banks.matcher import BankMatcher
@@ -58,13 +58,6 @@ def text_likelihood(image: Image.Image) -> float:
     return float(steps.mean())
 
 
-_SPACE = re.compile(r"\s+")
-
-
-def normalise_ocr_text(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
-
-
 @dataclass
 class FrameResult:
     """What the image detectors found on one frame."""
@@ -76,7 +69,6 @@ class FrameResult:
     height: int
     nsfw: float
     evidence: list[Evidence] = field(default_factory=list)  # image regions for `sexual`
-    embedding: np.ndarray | None = None
     text_score: float = 0.0
     ocr: OcrResult | None = None  # None: no text reading for this frame
     ocr_shared: bool = False  # the reading is a neighbouring frame's of the same text run
@@ -95,7 +87,7 @@ class AnalyzerTimings:
 
 
 class MediaAnalyzer:
-    """The image tier: NSFW network (+ embedding) and Tesseract OCR over decoded frames."""
+    """The image tier: NSFW network and Tesseract OCR over decoded frames."""
 
     name = "media_analyzer"
 
@@ -211,11 +203,11 @@ class MediaAnalyzer:
                         row[j].ocr_shared = True
 
     def analyze(self, attachments: Sequence[Sequence[Frame]]) -> list[list[FrameResult]]:
-        """Per attachment, per frame: NSFW score, regions, embedding, and OCR where picked."""
+        """Per attachment, per frame: NSFW score, regions, and OCR where picked."""
         flat: list[Frame] = [f for frames in attachments for f in frames]
         timings = AnalyzerTimings(frames=len(flat))
         started = time.perf_counter()
-        signals, embeddings = self.nsfw.analyse(flat) if flat else ([], None)
+        signals = self.nsfw.detect_frames(flat) if flat else []
         timings.nsfw_s = time.perf_counter() - started
         results: list[list[FrameResult]] = []
         ocr_jobs: list[tuple[int, int]] = []
@@ -234,7 +226,6 @@ class MediaAnalyzer:
                         height=frame.image.height,
                         nsfw=float(sig.scores.get("sexual", 0.0)),
                         evidence=list(sig.evidence),
-                        embedding=None if embeddings is None else embeddings[k],
                         text_score=scores[j],
                     )
                 )
@@ -390,11 +381,16 @@ class MediaTier:
         )
         fingerprints: dict[str, list[Fingerprint]] = {}
 
-        def take_fingerprints(_path: object = None) -> None:
+        def take_fingerprints(video_path: Path | None = None) -> None:
             # Only signal types with bank entries: vPDQ/TMK hash every frame and cost more than analysis.
             assert banks is not None
             for name in active:
-                fps = banks.types[name].from_bytes(data, kind)
+                signal_type = banks.types[name]
+                fps = (
+                    signal_type.from_video_file(video_path, data)
+                    if video_path is not None
+                    else signal_type.from_bytes(data, kind)
+                )
                 if fps:
                     fingerprints[name] = fps
 

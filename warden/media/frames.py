@@ -14,8 +14,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextvars import copy_context
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -25,9 +24,18 @@ from PIL import Image
 
 from ..errors import MediaError
 from ..settings import Limits, MediaSettings
-from .images import DECODE_ERRORS, check_pixels, exif_upright, fit_pixels, open_unloaded, scan_gif, to_rgb
+from .images import (
+    DECODE_ERRORS,
+    MediaLimitError,
+    check_pixels,
+    exif_upright,
+    fit_pixels,
+    open_unloaded,
+    scan_gif,
+    to_rgb,
+)
 from .types import Frame
-from .video import ffmpeg_binary, open_video, probe_video
+from .video import VideoInfo, ffmpeg_binary, open_video, probe_video
 
 # -- what the bytes are ----------------------------------------------------------------------------
 
@@ -49,7 +57,6 @@ VIDEO_TYPES = frozenset(
         "video/x-ms-asf", "video/ogg",
     }
 )  # fmt: skip
-_ANIMATED = frozenset({"image/gif", "image/webp", "image/png"})  # formats whose animations we sample
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 # Top-level QuickTime atoms that may open a .mov written without an `ftyp` box.
@@ -183,12 +190,12 @@ def _declared_frames(image: Image.Image, data: bytes, media: MediaSettings, limi
     else:
         return 1  # multi-page TIFF, MPO (JPEG + depth map): the first picture is the image
     if count > media.max_decoded_frames:
-        raise MediaError(
+        raise MediaLimitError(
             f"animation has more than {media.max_decoded_frames:,} frames (limit max_decoded_frames)"
         )
     budget = ANIMATION_PIXEL_FACTOR * limits.max_image_pixels
     if count > 1 and width * height * count > budget:
-        raise MediaError(
+        raise MediaLimitError(
             f"animation is {width}x{height} x {count:,} frames = {width * height * count:,} pixels "
             f"to decode, limit is {budget:,} (decompression-bomb guard)"
         )
@@ -319,30 +326,22 @@ def _read_ppm(stream: IO[bytes]) -> Image.Image | None:
 
 
 def video_keyframes(
-    path: Path,
-    limits: Limits,
-    media: MediaSettings,
-    media_index: int = 0,
-    duration_s: float | None = None,
-    *,
-    codec: str | None = None,
-    skip_b_frames: bool | None = None,
+    path: Path, limits: Limits, media: MediaSettings, media_index: int = 0, info: VideoInfo | None = None
 ) -> list[Frame]:
     """Keyframes of a video file with one ffmpeg process: the first frame, scene changes (ffmpeg's
     scene score above `media.video_scene_threshold`) and a fixed rate of `media.video_fps`, at most
     `media.max_video_frames` spread over the whole video (see `keyframe_plan`), scaled so that the
     longest side is at most 640 px, with presentation times in seconds from the start.
 
-    `skip_b_frames` leaves B-frames undecoded: about twice as fast on typical H.264; scene changes
-    are then seen between the remaining frames (a tenth of a second apart at most, usually) and
-    keyframe times are at most that late. By default (None) it is on for `codec`s whose B-frames
-    nothing else depends on (H.264, MPEG-2, MPEG-4 part 2), not for HEVC, where some encoders
-    code every inter frame as a B-frame. `duration_s` and `codec` are probed when not given."""
-    if duration_s is None or (codec is None and skip_b_frames is None):
+    B-frames are left undecoded for codecs whose B-frames nothing else depends on (H.264, MPEG-2,
+    MPEG-4 part 2), not for HEVC, where some encoders code every inter frame as a B-frame: about
+    twice as fast on typical H.264; scene changes are then seen between the remaining frames (a
+    tenth of a second apart at most, usually) and keyframe times are at most that late. `info`
+    (duration and codec) is probed when not given."""
+    if info is None:
         info = probe_video(path)
-        duration_s, codec = info.duration_s, info.codec
-    if skip_b_frames is None:
-        skip_b_frames = codec in _SKIPPABLE_B_FRAMES
+    duration_s = info.duration_s
+    skip_b_frames = info.codec in _SKIPPABLE_B_FRAMES
     plan = keyframe_plan(duration_s, media)
     scale = (
         f"scale=w='max(1,round(iw*sar*min(1,{MAX_SIDE}/max(iw*sar,ih))))'"
@@ -458,9 +457,9 @@ def decode_media(
     """Identify, check and decode one attachment.
 
     For a video, the bytes are written to a temporary file and probed once; `on_video_path(path)`
-    is then called with that file (for example to compute vPDQ / TMK hashes:
-    `BankMatcher.media_fingerprints(data, "video")` called from it reuses the file) while the
-    keyframes are extracted beside it, in another thread. Its exceptions propagate."""
+    is then called with that file (for example to compute vPDQ / TMK hashes with the signal types'
+    `from_video_file`) while the keyframes are extracted beside it, in another thread. Its
+    exceptions propagate."""
     content_type = sniff(data)
     check_declared(declared_type, content_type)
     if content_type in IMAGE_TYPES:
@@ -469,24 +468,13 @@ def decode_media(
             "image", content_type, decoded.frames, decoded.width, decoded.height, decoded.duration_s
         )
     with open_video(data, limits) as video:
-        hook: Future[object] | None = None
-        pool = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="warden-video-hook")
-            if on_video_path
-            else None
-        )
-        try:
-            if pool is not None and on_video_path is not None:
-                # The copied context carries open_video's registration, so nested video_file
-                # calls in the hook reuse this file.
-                hook = pool.submit(copy_context().run, on_video_path, video.path)
-            frames = video_keyframes(
-                video.path, limits, media, media_index, video.info.duration_s, codec=video.info.codec
-            )
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True)  # the file must outlive the hook
-        if hook is not None:
+        if on_video_path is None:
+            frames = video_keyframes(video.path, limits, media, media_index, video.info)
+        else:
+            # Leaving the pool's block waits for the hook: the file must outlive it.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="warden-video-hook") as pool:
+                hook = pool.submit(on_video_path, video.path)
+                frames = video_keyframes(video.path, limits, media, media_index, video.info)
             hook.result()
     info = video.info
     return DecodedMedia("video", content_type, frames, info.width, info.height, info.duration_s)

@@ -32,16 +32,22 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, SyntaxError
 BACKGROUND = (255, 255, 255)
 
 
+class MediaLimitError(MediaError):
+    """Media over a configured limit (bytes, pixels, frames, seconds): an API answers 413."""
+
+    status = 413
+
+
 def check_bytes(data: bytes, limits: Limits, what: str = "image") -> None:
     if not data:
         raise MediaError(f"{what} is empty (0 bytes)")
     if len(data) > limits.max_media_bytes:
-        raise MediaError(f"{what} has {len(data):,} bytes, limit is {limits.max_media_bytes:,}")
+        raise MediaLimitError(f"{what} has {len(data):,} bytes, limit is {limits.max_media_bytes:,}")
 
 
 def check_pixels(width: int, height: int, limits: Limits, what: str = "image") -> None:
     if width * height > limits.max_image_pixels:
-        raise MediaError(
+        raise MediaLimitError(
             f"{what} is {width}x{height} = {width * height:,} pixels, "
             f"limit is {limits.max_image_pixels:,} (decompression-bomb guard)"
         )

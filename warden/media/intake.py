@@ -36,12 +36,12 @@ class MediaIntakeError(MediaError):
 
 
 def media_status(exc: Exception) -> int:
-    """The HTTP status for a media problem: the error's own `status` when it has one; else 413 for a
-    broken limit (the decoders' messages all say "limit"), 422 (corrupt, truncated, undecodable)."""
+    """The HTTP status for a media problem: the error's own `status` when it has one (413 for a
+    `MediaLimitError`: a broken limit), else 422 (corrupt, truncated, undecodable)."""
     status = getattr(exc, "status", None)
     if isinstance(status, int) and 400 <= status < 500:
         return status
-    return 413 if "limit" in str(exc) else 422
+    return 422
 
 
 class MediaBatchError(MediaError):

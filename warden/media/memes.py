@@ -419,7 +419,7 @@ def evaluate_memes(
     text_probs, text_flags = _moderate(moderator, [m.text for m in memes], category, 256)
     # Judged as the media path judges a frame's text: whitespace collapsed (line breaks cost F1 0.03
     # on calib memes), case kept.
-    from .analyze import normalise_ocr_text
+    from .types import normalise_ocr_text
 
     ocr_probs, ocr_flags = _moderate(moderator, [normalise_ocr_text(t) for t in ocr_texts], category, 256)
     out.update(_f1_metrics("meme_text", y, text_probs, text_flags))

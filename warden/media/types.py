@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -18,6 +19,16 @@ class Frame:
     media_index: int = 0
     frame_index: int = 0
     time_s: float | None = None
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_ocr_text(text: str) -> str:
+    """OCR text as the text tier judges it: line breaks of a layout are not sentence breaks.
+
+    One function for serving, fusion training and the benchmark, so all three score the same text."""
+    return _SPACE.sub(" ", text).strip()
 
 
 @dataclass(frozen=True)

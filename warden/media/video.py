@@ -14,13 +14,13 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import MediaError
 from ..settings import Limits
+from .images import MediaLimitError, check_bytes
 
 _PROBE_TIMEOUT_S = 30.0
 
@@ -120,11 +120,6 @@ def probe_video(path: Path) -> VideoInfo:
     return VideoInfo(duration_s=duration, width=width, height=height, codec=str(stream.get("codec_name", "")))
 
 
-def probe_duration(path: Path) -> float:
-    """Seconds of video in the file; MediaError when ffprobe finds no decodable video stream."""
-    return probe_video(path).duration_s
-
-
 @dataclass(frozen=True)
 class VideoFile:
     """A checked video on disk, valid inside the `open_video` block that made it."""
@@ -133,54 +128,24 @@ class VideoFile:
     info: VideoInfo
 
 
-@dataclass(frozen=True)
-class _Open:
-    data: bytes
-    video: VideoFile
-
-
-_OPEN: ContextVar[tuple[_Open, ...]] = ContextVar("warden_open_videos", default=())
-
-
-def _already_open(data: bytes) -> VideoFile | None:
-    for entry in _OPEN.get():
-        # Identity first: the usual case is the very same bytes object handed down the call chain.
-        if entry.data is data or (len(entry.data) == len(data) and entry.data == data):
-            return entry.video
-    return None
-
-
 def _check_duration(info: VideoInfo, limits: Limits) -> None:
     if info.duration_s > limits.max_video_seconds:
-        raise MediaError(f"video lasts {info.duration_s:.0f} s, limit is {limits.max_video_seconds:.0f} s")
+        raise MediaLimitError(
+            f"video lasts {info.duration_s:.0f} s, limit is {limits.max_video_seconds:.0f} s"
+        )
 
 
 @contextmanager
 def open_video(data: bytes, limits: Limits) -> Iterator[VideoFile]:
-    """The video in a private temporary file, after size, stream and duration checks; removed on exit.
-
-    Inside the block, `video_file` / `open_video` for the same bytes reuse this file."""
-    if not data:
-        raise MediaError("video is empty (0 bytes)")
-    if len(data) > limits.max_media_bytes:
-        raise MediaError(f"video has {len(data):,} bytes, limit is {limits.max_media_bytes:,}")
-    existing = _already_open(data)
-    if existing is not None:
-        _check_duration(existing.info, limits)  # the caller's limits may be stricter
-        yield existing
-        return
+    """The video in a private temporary file, after size, stream and duration checks; removed on exit."""
+    check_bytes(data, limits, "video")
     with tempfile.TemporaryDirectory(prefix="warden-video-") as tmp:
         # A fixed, shell-safe name: some native hashers build shell commands from the path.
         path = Path(tmp) / "input.video"
         path.write_bytes(data)
         info = probe_video(path)
         _check_duration(info, limits)
-        video = VideoFile(path=path, info=info)
-        token = _OPEN.set((*_OPEN.get(), _Open(data, video)))
-        try:
-            yield video
-        finally:
-            _OPEN.reset(token)
+        yield VideoFile(path=path, info=info)
 
 
 @contextmanager

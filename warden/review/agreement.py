@@ -1,34 +1,29 @@
-"""Agreement between reviewers and interval estimates, in plain Python (small inputs, exact formulas).
+"""Agreement between reviewers.
 
-- Cohen's kappa for two reviewers on the items both labelled.
+- Cohen's kappa for two reviewers on the items both labelled (scikit-learn's, None when undefined).
 - Krippendorff's alpha (nominal) for any number of reviewers with missing labels, via the
   coincidence matrix (Krippendorff, "Computing Krippendorff's Alpha-Reliability", 2011).
-- Wilson score interval for a proportion (sound at small n and near 0 or 1, unlike the normal one).
+
+The Wilson interval of the QA precision estimates is `warden.evaluate.metrics.wilson_interval`.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from itertools import permutations
 
-Z_95 = 1.959963984540054
+from sklearn.metrics import cohen_kappa_score
 
 
 def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
-    """Kappa of two equal-length label sequences; None when undefined (empty, or chance agreement 1)."""
+    """Kappa of two equal-length label sequences; None when undefined (empty, or one label only:
+    chance agreement is 1)."""
     if len(a) != len(b):
         raise ValueError(f"cohen_kappa needs paired labels, got {len(a)} and {len(b)}")
-    n = len(a)
-    if n == 0:
+    if len(set(a) | set(b)) < 2:
         return None
-    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    count_a, count_b = Counter(a), Counter(b)
-    expected = sum(count_a[k] * count_b.get(k, 0) for k in count_a) / (n * n)
-    if expected >= 1.0:
-        return None
-    return (observed - expected) / (1.0 - expected)
+    return float(cohen_kappa_score(list(a), list(b)))
 
 
 def krippendorff_alpha_nominal(units: Sequence[Sequence[Hashable]]) -> float | None:
@@ -54,17 +49,6 @@ def krippendorff_alpha_nominal(units: Sequence[Sequence[Hashable]]) -> float | N
     if disagreement_expected <= 0:
         return None
     return 1.0 - disagreement_observed / disagreement_expected
-
-
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """(low, high) of the Wilson score interval; (0, 1) when n is 0."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1.0 + z * z / n
-    center = (p + z * z / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, center - half), min(1.0, center + half)
 
 
 def majority(values: Sequence[Hashable]) -> Hashable | None:

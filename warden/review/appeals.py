@@ -14,6 +14,7 @@ from ..decision import Decision, Reason, StageTrace
 from ..errors import ValidationError
 from ..policy.model import ActionName, Policy
 from .models import APPEAL_OUTCOMES
+from .routing import HUMAN_REVIEW_STAGE
 
 ACTIONS: tuple[str, ...] = get_args(ActionName)
 # A reviewer settles an item; sending it back to review is not an outcome.
@@ -82,7 +83,7 @@ def revised_decision(
     elapsed_ms = max(0.0, (now - decision.created_at).total_seconds() * 1000.0)
     revised.stages = [
         *decision.stages,
-        StageTrace(name="human_review", detectors=[reviewer], latency_ms=round(elapsed_ms, 1), cost=0.0),
+        StageTrace(name=HUMAN_REVIEW_STAGE, detectors=[reviewer], latency_ms=round(elapsed_ms, 1), cost=0.0),
     ]
     revised.created_at = now
     return revised

@@ -6,6 +6,9 @@
 - a seeded random sample of automated `qa_actions` decisions -> `qa`, with `qa_reviews` reviews, so
   agreement and the precision of automation can be measured without bias.
 
+A decision a person already settled (a review outcome or an appeal wrote it) is never routed again,
+so handing stored decisions over once more (a client's retry) cannot queue a decided item anew.
+
 Sampling hashes the decision id with a seed instead of drawing random numbers: the same decision is
 always in or out of the sample, whichever worker routes it and however often.
 """
@@ -21,6 +24,8 @@ from ..settings import ReviewSettings
 from .priority import severity_weight
 
 HOUR_S = 3600.0
+# The stage a human outcome adds to the decision version it writes (warden.review.appeals).
+HUMAN_REVIEW_STAGE = "human_review"
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ def sla_seconds(settings: ReviewSettings, severity: str) -> float:
 
 def route(decision: Decision, policy: Policy, settings: ReviewSettings) -> Route | None:
     """The queue for one decision, or None when no person needs to look at it."""
+    if any(stage.name == HUMAN_REVIEW_STAGE for stage in decision.stages):
+        return None
     severe = [
         cat
         for cat, score in decision.categories.items()

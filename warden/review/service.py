@@ -20,12 +20,13 @@ from typing import Any
 from ..content import Content, Media
 from ..decision import Decision
 from ..errors import ConflictError, ValidationError
+from ..evaluate.metrics import wilson_interval
 from ..media.storage import MediaStore
 from ..policy.model import Policy
 from ..settings import ReviewSettings, Settings
 from ..store import Store
 from ..store.review import Ageing, LabelledTask, NewTask, Resolver
-from .agreement import cohen_kappa, krippendorff_alpha_nominal, majority, wilson_interval
+from .agreement import cohen_kappa, krippendorff_alpha_nominal, majority
 from .appeals import REVIEWER_ACTIONS, appeal_outcome, revised_decision
 from .label_errors import LabelledItem, find_label_errors
 from .models import (
@@ -43,7 +44,7 @@ from .models import (
     ReviewTask,
 )
 from .priority import base_priority, reach_factor, severity_weight
-from .routing import HOUR_S, TopCategory, route, top_category
+from .routing import HOUR_S, TopCategory, category_severity, route, top_category
 
 log = logging.getLogger("warden.review")
 
@@ -125,10 +126,10 @@ class ReviewService:
             sha256=sha, content_type=content_type, kind=kind, filename=media.filename, stored=stored
         )
 
-    def _media_refs(self, item: Content | None, decision: Decision) -> list[dict[str, Any]]:
+    def _media_refs(self, item: Content | None, decision: Decision | None) -> list[dict[str, Any]]:
         refs = [self._media_ref(m, item.kind) for m in item.media] if item else []
         # Media sent by URL has no bytes here; the media pipeline's results name what it fetched.
-        for index, result in enumerate(decision.media):
+        for index, result in enumerate(decision.media if decision else []):
             if index < len(refs) and refs[index].sha256 is not None:
                 continue
             stored = self.media_store is not None and result.sha256 in self.media_store
@@ -144,23 +145,23 @@ class ReviewService:
                 refs.append(ref)
         return [r.model_dump(mode="json") for r in refs]
 
-    def _snapshot(self, item: Content | None, decision: Decision, route_reason: str) -> dict[str, Any]:
-        snap: dict[str, Any] = {
+    def _snapshot(self, item: Content | None, decision: Decision | None, route_reason: str) -> dict[str, Any]:
+        """What the reviewer is shown. Without a decision (a gold item added bare): no model output."""
+        return {
             "kind": item.kind if item else "text",
             "text": item.text if item else "",
             "context": item.context if item else None,
             "author_id": item.author_id if item else None,
             "metadata": dict(item.metadata) if item else {},
             "media": self._media_refs(item, decision),
-            "media_results": [m.model_dump(mode="json") for m in decision.media],
-            "scores": decision.probabilities(),
-            "flagged": [c for c, s in decision.categories.items() if s.flagged],
-            "original_action": decision.action,
-            "reasons": [r.model_dump(mode="json") for r in decision.reasons],
-            "judge": decision.judge,
+            "media_results": [m.model_dump(mode="json") for m in decision.media] if decision else [],
+            "scores": decision.probabilities() if decision else {},
+            "flagged": [c for c, s in decision.categories.items() if s.flagged] if decision else [],
+            "original_action": decision.action if decision else "review",
+            "reasons": [r.model_dump(mode="json") for r in decision.reasons] if decision else [],
+            "judge": decision.judge if decision else None,
             "route": route_reason,
         }
-        return snap
 
     def enqueue_decisions(
         self, items: Sequence[Content], decisions: Sequence[Decision], actor: str
@@ -219,26 +220,11 @@ class ReviewService:
         if queue not in QUEUES:
             raise ValidationError(f"queue must be one of {', '.join(QUEUES)}, got {queue!r}")
         now = self.clock()
-        scores = decision.probabilities() if decision else {}
-        snap = {
-            "kind": item.kind,
-            "text": item.text,
-            "context": item.context,
-            "author_id": item.author_id,
-            "metadata": dict(item.metadata),
-            "media": [self._media_ref(m, item.kind).model_dump(mode="json") for m in item.media],
-            "media_results": [m.model_dump(mode="json") for m in decision.media] if decision else [],
-            "scores": scores,
-            "flagged": [c for c, s in decision.categories.items() if s.flagged] if decision else [],
-            "original_action": decision.action if decision else "review",
-            "reasons": [r.model_dump(mode="json") for r in decision.reasons] if decision else [],
-            "judge": decision.judge if decision else None,
-            "route": "uncertain",  # what a real item would say: gold must not stand out
-        }
+        snap = self._snapshot(item, decision, "uncertain")  # what a real item says: gold must not stand out
         top = (
             top_category(decision, self.policy)
             if decision
-            else top_category_for(self.policy, categories, scores)
+            else top_category_for(self.policy, categories, snap["scores"])
         )
         task = NewTask(
             queue=queue,
@@ -261,7 +247,7 @@ class ReviewService:
             gold_answer={"action": action, "categories": categories},
         )
         [task_id] = self.store.review.add_tasks([task])
-        self.store.review.append_audit(
+        self.store.append_audit(
             actor, "review.gold.add", "review_task", task_id, {"content_id": item.id, "queue": queue}
         )
         return self.get(task_id)
@@ -574,7 +560,7 @@ class ReviewService:
             snap = dict(source.snapshot)
             snap["route"] = f"label_error:{issue.category}"
             snap.pop("appeal", None)
-            severity = _severity(self.policy, issue.category)
+            severity = category_severity(self.policy, issue.category)
             reach = reach_factor(snap.get("metadata"))
             doubt = 1.0 - issue.label_quality
             tasks.append(
@@ -602,7 +588,7 @@ class ReviewService:
         by_content = dict(zip(first, ids, strict=True))
         for issue in issues:
             issue.task_id = by_content.get(issue.content_id)
-        self.store.review.append_audit(
+        self.store.append_audit(
             actor,
             "review.label_errors",
             "review_queue",
@@ -640,19 +626,12 @@ class ReviewService:
 # -- metrics helpers (pure) -----------------------------------------------------------------------
 
 
-def _severity(policy: Policy, category: str) -> str:
-    try:
-        return policy.category(category).severity
-    except KeyError:
-        return "medium"
-
-
 def top_category_for(policy: Policy, categories: list[str], scores: Mapping[str, float]) -> TopCategory:
     """Top category of a gold item without a decision: the most severe answer category."""
     if not categories:
         return TopCategory(None, "low", 0.0)
-    best = max(categories, key=lambda c: severity_weight(_severity(policy, c)))
-    return TopCategory(best, _severity(policy, best), float(scores.get(best, 1.0)))
+    best = max(categories, key=lambda c: severity_weight(category_severity(policy, c)))
+    return TopCategory(best, category_severity(policy, best), float(scores.get(best, 1.0)))
 
 
 def _majority_categories(labels: Sequence[ReviewLabel]) -> list[str]:
@@ -725,7 +704,7 @@ def _automation_precision(tasks: list[LabelledTask]) -> list[PrecisionEstimate]:
             per_category[(original, cat)][1] += int(verdict != "allow" and cat in confirmed)
 
     def estimate(action: str, category: str | None, n: int, agreed: int) -> PrecisionEstimate:
-        low, high = wilson_interval(agreed, n)
+        low, high = wilson_interval(agreed, n) or (0.0, 1.0)  # n >= 1: never None
         return PrecisionEstimate(
             action=action, category=category, items=n, agreed=agreed, precision=agreed / n, low=low, high=high
         )

@@ -236,7 +236,7 @@ async def moderate(
     the policy/pipeline/model versions used. Concurrent requests are micro-batched."""
     state = _state(request)
     items = list(body.items) if isinstance(body, ModerateBatch) else [body]
-    check_limits(items, state.settings.limits, state.settings.media.max_items_per_post)
+    check_limits(items, state.settings.limits)
     since = datetime.now(UTC)
     if any(item.media for item in items):
         # Media can fail per item (corrupt, oversized, wrong type): the others still get decisions.
@@ -245,8 +245,6 @@ async def moderate(
         return media_api.respond(media_decisions, errors)
     decisions = await state.batcher.submit(items, principal.actor)
     state.metrics.observe_decisions(decisions, since)
-    if state.review is not None:  # idempotent: a retried request re-queues nothing twice
-        await asyncio.to_thread(state.review.enqueue_decisions, items, decisions, principal.actor)
     return _json(DecisionsResponse(decisions=decisions))
 
 
@@ -393,8 +391,6 @@ async def openai_moderations(
     since = datetime.now(UTC)
     decisions = await state.batcher.submit(items, principal.actor)
     state.metrics.observe_decisions(decisions, since)
-    if state.review is not None:
-        await asyncio.to_thread(state.review.enqueue_decisions, items, decisions, principal.actor)
     by_id = {d.content_id: d for d in decisions}
     return _json(openai_compat.to_response(by_id, ids, state.moderator.policy.version))
 
@@ -510,12 +506,12 @@ def create_app(
                 media=mod.media,
             )
             await asyncio.to_thread(mod.load_media)
-            service = ModerationService(mod, st)
             review = (
                 ReviewService(st, mod.policy, settings, MediaStore(settings.media.store_dir))
                 if settings.review.enabled
                 else None
             )
+            service = ModerationService(mod, st, review)  # routes decisions to review queues
             batcher = MicroBatcher(
                 service.moderate,
                 max_size=settings.batch_max_size,

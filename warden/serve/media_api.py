@@ -75,10 +75,6 @@ async def moderate_items(
                 errors[index] = _item_error(index, ready.pop(index), failure)
     else:
         raise ValidationError("media could not be taken in")  # unreachable: each round drops an item
-    if decisions and state.review is not None:
-        # Review keeps the media it shows reviewers (content-addressed); idempotent on retries.
-        decided = [ready[i] for i in sorted(ready)]
-        await asyncio.to_thread(state.review.enqueue_decisions, decided, decisions, actor)
     return decisions, [errors[i] for i in sorted(errors)]
 
 
@@ -173,7 +169,7 @@ async def moderate_upload(
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         raise ValidationError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    check_limits([item], state.settings.limits, state.settings.media.max_items_per_post)
+    check_limits([item], state.settings.limits)
     since = datetime.now(UTC)
     decisions, errors = await moderate_items(state, [item], principal.actor)
     state.metrics.observe_decisions(decisions, since)

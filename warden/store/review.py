@@ -309,10 +309,6 @@ class ReviewRepository:
             ordered = [rows[i] for i in task_ids if i in rows]
             return self._tasks(session, ordered, now, ageing)
 
-    def gold_answer(self, task_id: str) -> dict[str, Any] | None:
-        with self._sessions() as session:
-            return session.scalar(select(T.gold_answer).where(T.id == task_id))
-
     def find_tasks(self, decision_id: str) -> list[tuple[str, str, dict[str, Any]]]:
         """(task id, queue, snapshot) of every task about a decision, oldest first."""
         with self._sessions() as session:
@@ -792,15 +788,11 @@ class ReviewRepository:
             session, reviewer, "appeal.reverse" if reversed_ else "appeal.uphold", "appeal", appeal_id, detail
         )
 
-    def labelled_tasks(
-        self, gold: bool | None = None, queues: Sequence[str] | None = None, min_labels: int = 1
-    ) -> list[LabelledTask]:
-        """Tasks with at least `min_labels` labels (and those labels), oldest task first."""
+    def labelled_tasks(self, gold: bool | None = None) -> list[LabelledTask]:
+        """Tasks with at least one label (and their labels), oldest task first."""
         where: list[ColumnElement[bool]] = []
         if gold is not None:
             where.append(T.gold.is_(gold))
-        if queues is not None:
-            where.append(T.queue.in_(list(queues)))
         with self._sessions() as session:
             rows = session.execute(
                 select(T, ReviewLabelRow)
@@ -827,7 +819,7 @@ class ReviewRepository:
                         completed_at=task.completed_at,
                     )
                 entry.labels.append(_label(label))
-        return [t for t in out.values() if len(t.labels) >= min_labels]
+        return list(out.values())
 
     def labels_for(self, task_id: str) -> list[ReviewLabel]:
         with self._sessions() as session:
@@ -835,16 +827,6 @@ class ReviewRepository:
                 select(ReviewLabelRow).where(ReviewLabelRow.task_id == task_id).order_by(ReviewLabelRow.id)
             )
             return [_label(r) for r in session.scalars(query)]
-
-    def count_labels(self) -> int:
-        with self._sessions() as session:
-            return int(session.scalar(select(func.count()).select_from(ReviewLabelRow)) or 0)
-
-    def append_audit(
-        self, actor: str, action: str, object_type: str, object_id: str, detail: dict[str, Any]
-    ) -> None:
-        with self._sessions.begin() as session:
-            _audit(session, actor, action, object_type, object_id, detail)
 
     # -- appeals ---------------------------------------------------------------------------------
 

@@ -308,6 +308,20 @@ class Store:
                 return name, role
         return None
 
+    def api_key_active(self, name: str, role: str, key_prefix: str) -> bool:
+        """Whether the key named `name` exists unrevoked with this role and prefix (sessions made from a
+        key, e.g. the console's, re-check it on every request so a revocation ends them)."""
+        with self._sessions() as session:
+            found = session.scalar(
+                select(ApiKeyRow.id).where(
+                    ApiKeyRow.name == name,
+                    ApiKeyRow.role == role,
+                    ApiKeyRow.key_prefix == key_prefix,
+                    ApiKeyRow.revoked_at.is_(None),
+                )
+            )
+        return found is not None
+
     def revoke_api_key(self, name: str, actor: str = "system") -> None:
         """Revoke a key by name; revoking an already revoked key is a no-op."""
         with self._sessions.begin() as session:

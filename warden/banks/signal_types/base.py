@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ...settings import BankSettings, Limits
@@ -77,6 +78,12 @@ class SignalType(ABC):
     def from_bytes(self, data: bytes, kind: str) -> list[Fingerprint]:
         """Signal values for raw media bytes of `kind` (image, video); MediaError if undecodable."""
         return []
+
+    def from_video_file(self, path: Path, data: bytes) -> list[Fingerprint]:
+        """Signal values for a video whose bytes `data` are already checked and written to `path`
+        (the media path hashes the file it decodes keyframes from). Default: from the bytes; types
+        that read video files override it so the file is not written and probed again."""
+        return self.from_bytes(data, "video")
 
     @abstractmethod
     def new_index(self) -> SignalIndex: ...

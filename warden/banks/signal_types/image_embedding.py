@@ -20,7 +20,6 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from ...settings import BankSettings
@@ -38,7 +37,8 @@ _model_lock = threading.Lock()
 
 
 def image_model() -> OpenNsfwModel:
-    """The process-wide Open-NSFW model, loaded on first use (the module imports no ONNX)."""
+    """The process-wide Open-NSFW model, loaded on first use (the module imports no ONNX). It runs
+    the ONNX session the `image_nsfw` detector already loaded, if any (`threads=None`)."""
     global _model
     with _model_lock:
         if _model is None:
@@ -101,20 +101,11 @@ class ImageEmbeddingSignal(SignalType):
 class ImageEmbeddingIndex(TextEmbeddingIndex):
     """The text-embedding FAISS index (tombstones, HNSW past 100k) over decoded image vectors."""
 
+    dim = DIM
+
     def __init__(self, settings: BankSettings) -> None:
-        self.min_similarity = settings.image_embedding_min_similarity
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
-        self._alive: set[int] = set()
-        self._lock = threading.Lock()
+        super().__init__(settings, settings.image_embedding_min_similarity)
 
     @staticmethod
-    def embed(values: Sequence[str]) -> np.ndarray:  # type: ignore[override]
+    def embed(values: Sequence[str]) -> np.ndarray:
         return np.ascontiguousarray(decode_vectors(values))
-
-    def _to_hnsw(self) -> None:
-        flat = self._index
-        ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
-        vectors = flat.index.reconstruct_n(0, flat.ntotal)
-        hnsw = faiss.IndexIDMap2(faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT))
-        hnsw.add_with_ids(vectors, ids)
-        self._index = hnsw

@@ -51,17 +51,22 @@ class TextEmbeddingSignal(SignalType):
 
 
 class TextEmbeddingIndex(SignalIndex):
-    """FAISS index over unit vectors; removals are tombstones, compacted when they pile up."""
+    """FAISS index over unit vectors; removals are tombstones, compacted when they pile up.
 
-    def __init__(self, settings: BankSettings) -> None:
-        self.min_similarity = settings.embedding_min_similarity
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    Other embedding signal types subclass it with their own `dim`, `embed` and `min_similarity`."""
+
+    dim = DIM
+
+    def __init__(self, settings: BankSettings, min_similarity: float | None = None) -> None:
+        self.min_similarity = settings.embedding_min_similarity if min_similarity is None else min_similarity
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         self._alive: set[int] = set()
         self._lock = threading.Lock()
 
     @staticmethod
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        return _unit(get_embedder("minilm").embed(list(texts)))
+    def embed(values: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32 unit rows for the indexed values."""
+        return _unit(get_embedder("minilm").embed(list(values)))
 
     def add(self, entries: Sequence[tuple[int, str]]) -> None:
         if not entries:
@@ -79,7 +84,7 @@ class TextEmbeddingIndex(SignalIndex):
         flat = self._index
         ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
         vectors = flat.index.reconstruct_n(0, flat.ntotal)
-        hnsw = faiss.IndexIDMap2(faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT))
+        hnsw = faiss.IndexIDMap2(faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT))
         hnsw.add_with_ids(vectors, ids)
         self._index = hnsw
 

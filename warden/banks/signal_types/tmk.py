@@ -99,10 +99,15 @@ class TmkSignal(SignalType):
     def from_bytes(self, data: bytes, kind: str) -> list[Fingerprint]:
         if kind != "video":
             return []
-        from ...media.video import ffmpeg_binary, video_file
+        from ...media.video import video_file
 
         with video_file(data, self.limits) as path:
-            features = _tmk().hashVideo(str(path), ffmpeg_binary() + _FFMPEG_QUIET)
+            return self.from_video_file(path, data)
+
+    def from_video_file(self, path: Path, data: bytes) -> list[Fingerprint]:
+        from ...media.video import ffmpeg_binary
+
+        features = _tmk().hashVideo(str(path), ffmpeg_binary() + _FFMPEG_QUIET)
         if features.getFrameFeatureCount() == 0:
             raise MediaError("video has no decodable frames for TMK")
         return [Fingerprint(base64.b64encode(features_to_bytes(features)).decode("ascii"))]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from ...errors import MissingExtraError
 from ...settings import BankSettings
@@ -54,13 +55,16 @@ class VpdqSignal(SignalType):
             return []
         from ...media.video import video_file
 
+        with video_file(data, self.limits) as path:
+            return self.from_video_file(path, data)
+
+    def from_video_file(self, path: Path, data: bytes) -> list[Fingerprint]:
         try:
             import vpdq
         except ImportError as exc:
             raise MissingExtraError("vPDQ video hashing", "video") from exc
 
-        with video_file(data, self.limits) as path:
-            features = vpdq.computeHash(str(path), seconds_per_hash=1.0, thread_count=1)
+        features = vpdq.computeHash(str(path), seconds_per_hash=1.0, thread_count=1)
         frames: list[tuple[str, float | None]] = []
         seen: set[str] = set()
         for feature in features:
