@@ -148,7 +148,7 @@ def moderate(
     file: Annotated[
         Path | None,
         typer.Argument(
-            help="JSONL or CSV file with id and text (JSONL rows may carry media: [{\"path\": ...}]).",
+            help='JSONL or CSV file with id and text (JSONL rows may carry media: [{"path": ...}]).',
             exists=True,
             dir_okay=False,
         ),
@@ -588,6 +588,12 @@ def _print_metrics(result: dict[str, Any]) -> None:
 def model_card(
     data_dir: Annotated[Path | None, typer.Option(help="Root of the data sets.")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write a report per data set here.")] = None,
+    quality: Annotated[
+        Path,
+        typer.Option(
+            help="Generalisation figures (`make bench AREA=quality`) to include, if the file exists."
+        ),
+    ] = Path("bench/results/quality.json"),
 ) -> None:
     """Evaluate on every data set's test split and write the models' MODEL_CARD.md."""
     from .learn.model_card import evaluate_test_splits, write_model_card
@@ -599,7 +605,8 @@ def model_card(
         results = evaluate_test_splits(moderator, data_dir or settings.data_dir, report, console)
     except WardenError as exc:
         _fail(str(exc))
-    path = write_model_card(settings.models_dir, results)
+    figures = json.loads(quality.read_text()) if quality.is_file() else None
+    path = write_model_card(settings.models_dir, results, figures)
     for name, res in sorted(results.items()):
         console.print(f"[bold]{name}[/]")
         _print_metrics(res)

@@ -22,6 +22,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
     from .cascade import run as cascade
     from .graph import run as graph
     from .media import run as media
+    from .quality import run as quality
     from .text import run as text
 
     return {
@@ -30,6 +31,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
         "cascade": cascade,
         "graph": graph,
         "media": media,
+        "quality": quality,
         "text": text,
     }
 

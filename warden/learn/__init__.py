@@ -7,12 +7,14 @@ from .datasets import (
     DatasetSpec,
     LabeledText,
     eval_record,
+    families,
     load_datasets,
     load_datasets_with_stats,
     load_raw,
     read_eval_jsonl,
     to_eval_jsonl,
 )
+from .project_data import ProjectDataError, load_contrast_suite
 from .splits import SEED, apply_splits, hash_split, near_duplicate_key
 
 __all__ = [
@@ -22,9 +24,12 @@ __all__ = [
     "SEED",
     "DatasetSpec",
     "LabeledText",
+    "ProjectDataError",
     "apply_splits",
     "eval_record",
+    "families",
     "hash_split",
+    "load_contrast_suite",
     "load_datasets",
     "load_datasets_with_stats",
     "load_raw",

@@ -54,8 +54,91 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def write_model_card(models_dir: Path, results: dict[str, dict[str, Any]]) -> Path:
+def _quality_section(figures: dict[str, float]) -> list[str]:
+    """The generalisation figures of `make bench AREA=quality` (see `warden/bench/quality.py`)."""
+    get = figures.get
+    lines = [
+        "",
+        "## Generalisation (`make bench AREA=quality`)",
+        "",
+        "What a new platform would see, rather than each data set's own test split: the contrast suite "
+        "written by the team (`warden/data/contrast/test/`, never trained on), a benign-only mixture of "
+        "every data set's test split, per-language accuracy, and leave-one-family-out training.",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+    ]
+    for key in (
+        "contrast_nonviolating_accuracy",
+        "contrast_violating_recall",
+        "benign_flag_rate",
+        "min_language_accuracy",
+        "loo_mean_f1",
+    ):
+        lines.append(f"| `{key}` | {_fmt(get(key))} |")
+    phenomena = sorted(
+        k
+        for k in figures
+        if k.startswith("contrast_") and k.endswith("_acc") and not k.startswith("contrast_lang_")
+    )
+    if phenomena:
+        lines += ["", "| contrast phenomenon | accuracy |", "|---|---:|"]
+        lines += [f"| {k[len('contrast_') : -len('_acc')]} | {_fmt(figures[k])} |" for k in phenomena]
+    languages = sorted(k for k in figures if k.startswith(("contrast_lang_", "language_acc_")))
+    if languages:
+        lines += ["", "| language | contrast suite accuracy | test-split accuracy |", "|---|---:|---:|"]
+        codes = sorted(
+            {
+                k.rsplit("_", 2)[-2] if k.startswith("contrast_lang_") else k.rsplit("_", 1)[-1]
+                for k in languages
+            }
+        )
+        for code in codes:
+            lines.append(
+                f"| {code} | {_fmt(get(f'contrast_lang_{code}_acc'))} | {_fmt(get(f'language_acc_{code}'))} |"
+            )
+    families = sorted(
+        k[len("loo_") : -len("_f1")]
+        for k in figures
+        if k.startswith("loo_") and k.endswith("_f1") and k != "loo_mean_f1"
+    )
+    if families:
+        lines += [
+            "",
+            "Leave one family out: trained without the family (every stage), evaluated on its items.",
+            "",
+            "| left-out family | n | F1 | PR-AUC | FPR |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for fam in families:
+            lines.append(
+                f"| {fam} | {_fmt(get(f'loo_{fam}_n'))} | {_fmt(get(f'loo_{fam}_f1'))} | "
+                f"{_fmt(get(f'loo_{fam}_pr_auc'))} | {_fmt(get(f'loo_{fam}_fpr'))} |"
+            )
+    benign_sets = sorted(
+        k
+        for k in figures
+        if k.startswith("benign_flag_rate_") and not k.startswith("benign_flag_rate_category_")
+    )
+    categories = sorted(k for k in figures if k.startswith("benign_flag_rate_category_"))
+    if categories:
+        lines += [
+            "",
+            "| category (at its policy threshold) | share of benign traffic flagged |",
+            "|---|---:|",
+        ]
+        lines += [f"| {k[len('benign_flag_rate_category_') :]} | {_fmt(figures[k])} |" for k in categories]
+    if benign_sets:
+        lines += ["", "| benign test items of | flag rate |", "|---|---:|"]
+        lines += [f"| {k[len('benign_flag_rate_') :]} | {_fmt(figures[k])} |" for k in benign_sets]
+    return lines
+
+
+def write_model_card(
+    models_dir: Path, results: dict[str, dict[str, Any]], quality: dict[str, float] | None = None
+) -> Path:
     training = json.loads((models_dir / "training.json").read_text())
+    unlearned = [c for c in training.get("positives_train", {}) if c not in training["learned_categories"]]
     lines = [
         "# Model card: Warden text models",
         "",
@@ -76,10 +159,15 @@ def write_model_card(models_dir: Path, results: dict[str, dict[str, Any]]) -> Pa
         "| `fusion.json` | per-category logistic stacking over detector logits + presence flags, per stage "
         "prefix; out-of-fold precision curves for target-precision thresholds | all |",
         "",
-        "The encoder is not fine-tuned (frozen embeddings + heads); fine-tuning was not attempted in "
-        "this release. Categories without labelled data (sexual, sexual_minors, graphic_violence, "
-        "self_harm, extremism, illicit_goods) are scored only by the policy few-shot detectors and "
-        "are much weaker: treat their scores as triage for review.",
+        "The encoder is not fine-tuned (frozen embeddings + heads). Every data set's items are weighted "
+        "so that no single source decides what the models learn (`TrainConfig.balance_target`); rare "
+        "categories' positives are up-weighted. "
+        + (
+            f"Categories without labelled data ({', '.join(unlearned)}) are scored only by the policy "
+            "few-shot detectors: treat their scores as triage for review."
+            if unlearned
+            else ""
+        ),
         "",
         f"Learned categories: {', '.join(training['learned_categories'])}. "
         f"Training items: {training['n_train']:,}; calibration items: {training['n_calib']:,}.",
@@ -161,6 +249,8 @@ def write_model_card(models_dir: Path, results: dict[str, dict[str, Any]]) -> Pa
                 f"{m['oof_average_precision']:.3f} | {m['oof_ece']:.3f} |"
             )
     lines += [
+        "",
+        *(_quality_section(quality) if quality else []),
         "",
         "## Known limits",
         "",

@@ -12,6 +12,7 @@ Artifacts are written to the models directory with a `training.json` describing 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -57,8 +58,20 @@ class TrainConfig:
     linear_c: float = 4.0
     head_c: float = 2.0
     e5_english_sample: int = 8000
+    # E5 is the slow embedder (~26 texts/s on two cores): its heads see at most this many training
+    # items per data set (a deterministic sample), so adding a language's sets costs minutes, not hours.
+    e5_max_per_dataset: int | None = 2000
     skip_e5: bool = False
     max_items_per_dataset: int | None = None  # for smoke tests and quick experiments
+    # Source balance: each data set's items weigh `balance_target / its size`, clipped to
+    # [balance_min, balance_max], so that a large single-source set (tens of thousands of tweets)
+    # does not decide what the models learn and the small hand-written contrast and seed sets count.
+    balance_target: float | None = 2000.0
+    balance_min: float = 0.25
+    balance_max: float = 4.0
+    # Positives of a rare category weigh up to this much more (sqrt of the negative/positive ratio):
+    # a category with 300 positives among 100k known negatives is otherwise never ranked high.
+    max_positive_weight: float = 8.0
     model_version: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%d"))
     # Reviewed items (`review_labels.review_items`): they override the data sets' labels of the same
     # text; `protected_texts` (e.g. a golden set) are never trained on.
@@ -76,9 +89,31 @@ def _labels_matrix(items: Sequence[LabeledText], categories: Sequence[str]) -> n
     return y
 
 
-def _fit_logistic(x: Any, y: np.ndarray, c: float, solver: str) -> LogisticRegression:
+def _fit_logistic(
+    x: Any, y: np.ndarray, c: float, solver: str, sample_weight: np.ndarray | None = None
+) -> LogisticRegression:
     model = LogisticRegression(C=c, solver=solver, max_iter=2000, random_state=SEED)
-    return model.fit(x, y)
+    return model.fit(x, y, sample_weight=sample_weight)
+
+
+def source_weights(items: Sequence[LabeledText], config: TrainConfig) -> np.ndarray:
+    """Per-item weights that bound each data set's say (see `TrainConfig.balance_target`)."""
+    if config.balance_target is None:
+        return np.ones(len(items), dtype=np.float64)
+    sizes = Counter(i.dataset for i in items)
+    per_set = {
+        name: float(np.clip(config.balance_target / n, config.balance_min, config.balance_max))
+        for name, n in sizes.items()
+    }
+    return np.array([per_set[i.dataset] for i in items], dtype=np.float64)
+
+
+def category_weights(y: np.ndarray, base: np.ndarray, max_positive_weight: float) -> np.ndarray:
+    """`base` with the positives of column `y` (1/0) up-weighted by sqrt(negatives / positives)."""
+    pos = float(base[y == 1].sum())
+    neg = float(base[y == 0].sum())
+    boost = float(np.clip(np.sqrt(neg / pos), 1.0, max_positive_weight)) if pos > 0 else 1.0
+    return np.where(y == 1, base * boost, base)
 
 
 def train(policy: Policy, config: TrainConfig, console: Console | None = None) -> dict[str, Any]:
@@ -94,13 +129,8 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     # Evaluation-only data sets (e.g. non-commercial fake reviews) never reach training.
     items = [i for i in items if i.train_use and i.split in ("train", "calib")]
     if config.max_items_per_dataset:
-        kept: dict[str, int] = {}
-        capped = []
-        for item in items:
-            kept[item.dataset] = kept.get(item.dataset, 0) + 1
-            if kept[item.dataset] <= config.max_items_per_dataset:
-                capped.append(item)
-        items = capped
+        # A hash sample, not the first N: loaders often emit a file's rows grouped by label.
+        items = _per_dataset_sample(items, config.max_items_per_dataset)
     train_items = [i for i in items if i.split == "train"]
     calib_items = [i for i in items if i.split == "calib"]
     categories = policy.category_ids
@@ -124,6 +154,11 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     }
 
     # 1. Fast tier.
+    weights_train = source_weights(train_items, config)
+    report["source_weights"] = {
+        i.dataset: round(float(w), 3)
+        for i, w in sorted(zip(train_items, weights_train, strict=True), key=lambda p: p[0].dataset)
+    }
     feats = HashedNgrams()
     x_train = feats.transform([i.text for i in train_items])
     weights = np.zeros((feats.n_features, len(learned)), dtype=np.float32)
@@ -132,7 +167,8 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
         k = categories.index(cat)
         rows = np.flatnonzero(y_train[:, k] >= 0)
         t0 = time.time()
-        model = _fit_logistic(x_train[rows], y_train[rows, k], config.linear_c, "liblinear")
+        w = category_weights(y_train[rows, k], weights_train[rows], config.max_positive_weight)
+        model = _fit_logistic(x_train[rows], y_train[rows, k], config.linear_c, "liblinear", w)
         weights[:, j] = model.coef_[0]
         bias[j] = model.intercept_[0]
         console.print(f"  fast tier [cyan]{cat}[/]: {len(rows):,} rows, {time.time() - t0:.1f}s")
@@ -149,7 +185,9 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
         out / "encoder_minilm.npz", english, categories, learned, minilm, config, console, "MiniLM (English)"
     )
     rng = random.Random(SEED)
-    others = [i for i in train_items if i.language != "en"]
+    others = _per_dataset_sample(
+        [i for i in train_items if i.language != "en"], config.e5_max_per_dataset, positives_first=True
+    )
     e5_items = others + rng.sample(english, min(config.e5_english_sample, len(english)))
     if not config.skip_e5:
         _train_heads(
@@ -241,6 +279,7 @@ def _train_heads(
 ) -> None:
     vectors = embedder.embed([i.text for i in items], label=f"train: {label}")
     y = _labels_matrix(items, categories)
+    base = source_weights(items, config)
     coef = np.zeros((len(learned), embedder.dim), dtype=np.float32)
     intercept = np.full(len(learned), -4.0, dtype=np.float32)
     kept = []
@@ -249,12 +288,38 @@ def _train_heads(
         rows = np.flatnonzero(y[:, k] >= 0)
         if (y[rows, k] == 1).sum() < 10:
             continue
-        model = _fit_logistic(vectors[rows], y[rows, k], config.head_c, "lbfgs")
+        w = category_weights(y[rows, k], base[rows], config.max_positive_weight)
+        model = _fit_logistic(vectors[rows], y[rows, k], config.head_c, "lbfgs", w)
         coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
         kept.append(cat)
     meta = {"categories": list(learned), "embedder": embedder.name, "model_version": config.model_version}
     np.savez_compressed(path, coef=coef, intercept=intercept, meta=np.array(json.dumps(meta)))
     console.print(f"  heads {label}: {len(items):,} items, categories {', '.join(kept)}")
+
+
+def _per_dataset_sample(
+    items: Sequence[LabeledText], cap: int | None, positives_first: bool = False
+) -> list[LabeledText]:
+    """At most `cap` items per data set, a deterministic sample (by id hash); all when cap is None.
+
+    `positives_first` (training only, never calibration): violating items fill up to half the cap
+    before the rest, so that a set's rare positives (German extremism, say) survive the sample."""
+    if cap is None:
+        return list(items)
+    by_set: dict[str, list[LabeledText]] = {}
+    for item in items:
+        by_set.setdefault(item.dataset, []).append(item)
+    out: list[LabeledText] = []
+    for group in by_set.values():
+        if len(group) > cap:
+            group = sorted(group, key=lambda i: hashlib.sha256(f"{SEED}:{i.id}".encode()).digest())
+            if positives_first:
+                positives = [i for i in group if i.positives()][: cap // 2]
+                chosen = {i.id for i in positives}
+                group = positives + [i for i in group if i.id not in chosen]
+            group = group[:cap]
+        out.extend(group)
+    return out
 
 
 def _curve(y: np.ndarray, scores: np.ndarray, max_points: int = 400) -> PrecisionCurve:

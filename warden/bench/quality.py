@@ -1,0 +1,265 @@
+"""Quality area: how the text tier does on content it was not trained on.
+
+In-domain test splits flatter a model (same source, same annotators, same topics), so this area
+measures what a new platform would see:
+
+(a) leave one data-set family out: the shipped training (`warden train`, every stage: fast tier,
+    encoder heads, fusion and calibration) is re-run without the family, and the resulting pipeline
+    is run on the family's items: `loo_<family>_f1`, `_pr_auc`, `_fpr`, and `loo_mean_f1`;
+(b) the team's contrast suite (`warden/data/contrast/test/`, never trained on), per phenomenon and
+    language: `contrast_nonviolating_accuracy` (not flagged in any category the item is labelled
+    for), `contrast_violating_recall` (flagged for its own category), `contrast_<phenomenon>_acc`,
+    `contrast_lang_<lang>_acc`;
+(c) `benign_flag_rate`: the share of a benign-only mixture (items every category of which is labelled
+    benign, from the test split of every data set, at most 300 per set) that gets flagged, per source
+    (`benign_flag_rate_<data set>`) and per category at its policy threshold
+    (`benign_flag_rate_category_<category>`);
+(d) `language_acc_<lang>` on the test splits and `min_language_accuracy` (languages with 100+ items).
+
+Partial labels are honoured everywhere: an item counts as flagged only for a category its data set
+labels (an item labelled "not hate" that is flagged for profanity is neither right nor wrong), and a
+violating item is "caught" for (b) only by its own category.
+
+(b)-(d) score the shipped models (`settings.models_dir`). (a) trains once per family (minutes each on
+two cores; embeddings come from the shared cache): `WARDEN_BENCH_LOO_FAMILIES=a,b` limits it to some
+families, `WARDEN_BENCH_LOO_FAMILIES=none` skips it, `WARDEN_BENCH_LOO_CAP` (default 3000) caps the
+items per data set used to train each fold, `WARDEN_BENCH_LOO_EVAL` (default 600) the items evaluated
+per family.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from ..content import Content
+from ..evaluate.metrics import binary_metrics
+from ..learn.datasets import DATASETS, LabeledText, load_datasets
+from ..moderator import Moderator
+from ..policy.model import Policy, load_policy
+from ..settings import Settings, get_settings
+
+console = Console()
+BENIGN_PER_DATASET = 300
+MIN_LANGUAGE_ITEMS = 100
+BATCH = 256
+
+
+@dataclass
+class Scored:
+    """One item's outcome, restricted to the categories its labels speak about."""
+
+    item: LabeledText
+    flagged_known: bool  # flagged in a category the item is labelled for
+    caught_own: bool  # flagged in one of its positive categories
+    score_known: float  # highest probability over its labelled categories
+    flagged: frozenset[str] = frozenset()  # every category flagged
+
+
+def _sample(items: Sequence[LabeledText], n: int) -> list[LabeledText]:
+    """A deterministic sample (by id hash), so every run and every model sees the same items."""
+    if len(items) <= n:
+        return list(items)
+    return sorted(items, key=lambda i: hashlib.sha256(i.id.encode()).digest())[:n]
+
+
+def score_items(moderator: Moderator, items: Sequence[LabeledText]) -> list[Scored]:
+    out: list[Scored] = []
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        decisions = moderator.moderate(
+            [Content(id=f"q{start + k}", text=i.text[:20_000] or " ") for k, i in enumerate(chunk)]
+        )
+        for item, decision in zip(chunk, decisions, strict=True):
+            known = [c for c in item.labels if c in decision.categories]
+            flagged = {c for c, s in decision.categories.items() if s.flagged}
+            out.append(
+                Scored(
+                    item=item,
+                    flagged_known=any(c in flagged for c in known),
+                    caught_own=any(c in flagged for c in item.positives()),
+                    score_known=max((decision.categories[c].probability for c in known), default=0.0),
+                    flagged=frozenset(flagged),
+                )
+            )
+    return out
+
+
+def _violating(s: Scored) -> bool:
+    return any(s.item.labels.get(c) == 1 for c in s.item.labels)
+
+
+def detection_metrics(scored: Sequence[Scored]) -> dict[str, float]:
+    """F1 / PR-AUC / FPR of "flagged in a labelled category" against "violates a labelled category"."""
+    rows = [s for s in scored if s.item.labels]
+    y = np.array([_violating(s) for s in rows], dtype=bool)
+    m = binary_metrics(
+        y,
+        np.array([s.score_known for s in rows]),
+        np.array([s.flagged_known for s in rows], dtype=bool),
+    )
+    return {
+        "f1": m["f1"] or 0.0,
+        "pr_auc": m["pr_auc"] or 0.0,
+        "fpr": m["fpr"] or 0.0,
+        "n": float(len(rows)),
+        "positives": float(y.sum()),
+    }
+
+
+def contrast_figures(moderator: Moderator, suite: Sequence[LabeledText]) -> dict[str, float]:
+    if not suite:
+        console.print("[yellow]no contrast suite (warden/data/contrast/test/): contrast figures skipped[/]")
+        return {}
+    scored = score_items(moderator, suite)
+    right = [not s.flagged_known if not s.item.positives() else s.caught_own for s in scored]
+    figures: dict[str, float] = {}
+    benign = [r for r, s in zip(right, scored, strict=True) if not s.item.positives()]
+    violating = [r for r, s in zip(right, scored, strict=True) if s.item.positives()]
+    figures["contrast_nonviolating_accuracy"] = float(np.mean(benign)) if benign else 0.0
+    figures["contrast_violating_recall"] = float(np.mean(violating)) if violating else 0.0
+    by_phenomenon: dict[str, list[bool]] = defaultdict(list)
+    by_language: dict[str, list[bool]] = defaultdict(list)
+    for r, s in zip(right, scored, strict=True):
+        by_phenomenon[s.item.phenomenon or "unspecified"].append(r)
+        by_language[s.item.language].append(r)
+    for name, values in sorted(by_phenomenon.items()):
+        figures[f"contrast_{name}_acc"] = float(np.mean(values))
+    for name, values in sorted(by_language.items()):
+        figures[f"contrast_lang_{name}_acc"] = float(np.mean(values))
+    figures["contrast_items"] = float(len(scored))
+    return figures
+
+
+def benign_mixture(items: Sequence[LabeledText]) -> list[LabeledText]:
+    """Fully benign test items (every category labelled 0), at most BENIGN_PER_DATASET per data set."""
+    by_set: dict[str, list[LabeledText]] = defaultdict(list)
+    for item in items:
+        if item.split == "test" and item.any_violation == 0 and item.dataset != "warden-contrast":
+            by_set[item.dataset].append(item)
+    return [i for name in sorted(by_set) for i in _sample(by_set[name], BENIGN_PER_DATASET)]
+
+
+def benign_figures(moderator: Moderator, items: Sequence[LabeledText]) -> dict[str, float]:
+    mixture = benign_mixture(items)
+    scored = score_items(moderator, mixture)
+    figures = {"benign_flag_rate": float(np.mean([s.flagged_known for s in scored])) if scored else 0.0}
+    by_set: dict[str, list[bool]] = defaultdict(list)
+    for s in scored:
+        by_set[s.item.dataset].append(s.flagged_known)
+    for name, values in sorted(by_set.items()):
+        figures[f"benign_flag_rate_{name}"] = float(np.mean(values))
+    # Next to each category's threshold: the share of benign traffic it flags.
+    for category in moderator.policy.category_ids:
+        figures[f"benign_flag_rate_category_{category}"] = (
+            float(np.mean([category in s.flagged for s in scored])) if scored else 0.0
+        )
+    figures["benign_items"] = float(len(scored))
+    return figures
+
+
+def language_figures(
+    moderator: Moderator, items: Sequence[LabeledText], per_language: int = 600
+) -> dict[str, float]:
+    by_language: dict[str, list[LabeledText]] = defaultdict(list)
+    for item in items:
+        if item.split == "test" and item.labels and item.dataset != "warden-contrast":
+            by_language[item.language].append(item)
+    figures: dict[str, float] = {}
+    for language, group in sorted(by_language.items()):
+        if len(group) < MIN_LANGUAGE_ITEMS:
+            continue
+        scored = score_items(moderator, _sample(group, per_language))
+        figures[f"language_acc_{language}"] = float(
+            np.mean([s.flagged_known == _violating(s) for s in scored])
+        )
+    accuracies = [v for k, v in figures.items() if k.startswith("language_acc_")]
+    figures["min_language_accuracy"] = min(accuracies) if accuracies else 0.0
+    return figures
+
+
+def _families() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for spec in DATASETS.values():
+        out[getattr(spec, "family", spec.name)].append(spec.name)
+    return dict(out)
+
+
+def loo_figures(settings: Settings, policy: Policy, items: Sequence[LabeledText]) -> dict[str, float]:
+    from ..learn.train import TrainConfig, train
+
+    wanted = os.environ.get("WARDEN_BENCH_LOO_FAMILIES", "")
+    if wanted.strip().lower() == "none":
+        return {}
+    families = _families()
+    present = {i.dataset for i in items}
+    # Evaluation-only sets and the contrast suite are never trained on anyway: nothing to leave out.
+    names = {
+        f: [n for n in members if n in present and DATASETS[n].train_use]
+        for f, members in families.items()
+        if f != "warden-contrast"
+    }
+    names = {f: m for f, m in names.items() if m}
+    if wanted.strip():
+        chosen = [f.strip() for f in wanted.split(",") if f.strip()]
+        unknown = [f for f in chosen if f not in names]
+        if unknown:
+            raise SystemExit(f"unknown families {unknown}; known: {sorted(names)}")
+        names = {f: names[f] for f in chosen}
+    cap = int(os.environ.get("WARDEN_BENCH_LOO_CAP", "3000"))
+    n_eval = int(os.environ.get("WARDEN_BENCH_LOO_EVAL", "600"))
+    trainable = sorted(
+        {n for members in families.values() for n in members if n in present and DATASETS[n].train_use}
+    )
+    figures: dict[str, float] = {"loo_train_cap_per_dataset": float(cap)}
+    f1s = []
+    with tempfile.TemporaryDirectory(prefix="warden-loo-") as tmp:
+        for family, members in sorted(names.items()):
+            console.rule(f"leave out {family} ({', '.join(members)})")
+            out_dir = Path(tmp) / family
+            config = TrainConfig(
+                data_dir=Path(settings.data_dir),
+                out_dir=out_dir,
+                datasets=[n for n in trainable if n not in members],
+                max_items_per_dataset=cap,
+                model_version=f"loo-{family}",
+            )
+            train(policy, config, console)
+            fold = settings.model_copy(update={"models_dir": out_dir, "cascade_exits": False})
+            moderator = Moderator.from_settings(fold, policy).load()
+            held_out = _sample([i for i in items if i.dataset in members and i.labels], n_eval)
+            m = detection_metrics(score_items(moderator, held_out))
+            for key in ("f1", "pr_auc", "fpr", "n"):
+                figures[f"loo_{family}_{key}"] = m[key]
+            f1s.append(m["f1"])
+            console.print(f"  {family}: F1 {m['f1']:.3f}  PR-AUC {m['pr_auc']:.3f}  FPR {m['fpr']:.3f}")
+    if f1s:
+        figures["loo_mean_f1"] = float(np.mean(f1s))
+        figures["loo_families"] = float(len(f1s))
+    return figures
+
+
+def run() -> dict[str, float]:
+    base = get_settings()
+    # The text tier's own quality: no benign exits, no LLM judge (the cascade area measures those).
+    settings = base.model_copy(
+        update={"cascade_exits": False, "judge": base.judge.model_copy(update={"enabled": False})}
+    )
+    policy = load_policy(settings.policy_path)
+    items = load_datasets(Path(settings.data_dir))
+    moderator = Moderator.from_settings(settings, policy).load()
+    suite = [i for i in items if i.dataset == "warden-contrast" and i.split == "test"]
+    figures: dict[str, float] = {}
+    figures.update(contrast_figures(moderator, suite))
+    figures.update(benign_figures(moderator, items))
+    figures.update(language_figures(moderator, items))
+    figures.update(loo_figures(settings, policy, items))
+    return {k: round(float(v), 4) for k, v in figures.items()}
