@@ -13,7 +13,7 @@ from warden.moderator import Moderator
 from warden.settings import get_settings
 
 BENIGN = "Lovely weather for a walk in the park this afternoon."
-BORDERLINE = "you are kind of annoying tbh"
+BORDERLINE = "stop being such a loser"
 
 
 def test_fit_on_validation_data_and_round_trip(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_benign_exit_only_when_every_category_was_scored() -> None:
     moderator = Moderator.from_settings().load()
     fast = moderator.pipeline.stages[0]
     fast.exit_below = 0.7
-    # The default policy has six categories only the encoder stage's few-shot scores: no early exit.
+    # sexual_minors (no data, by design) is scored only by the encoder stage's few-shot: no early exit.
     [decision] = moderator.moderate([Content(id="b", text=BENIGN)])
     assert [s.name for s in decision.stages] == ["fast", "encoder"]
     # A policy of categories the fast tier scores lets a clearly benign item leave after it.

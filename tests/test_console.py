@@ -31,7 +31,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts" / "console"
 XSS_TEXT = (
     "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\"> "
-    "you are a worthless idiot & a loser"
+    "you are a worthless idiot & a loser, shut up you ugly loser, nobody likes you"
 )
 # Uncertain or severe for the shipped models: these land in the review / severe queues.
 FLAGGED_TEXTS = [

@@ -9,7 +9,7 @@ from warden.graph.signal import AccountRiskScorer
 from warden.moderator import Moderator
 
 T0 = 1_700_000_000
-BORDERLINE = "you are kind of annoying tbh"
+BORDERLINE = "stop being such a loser"
 
 
 def _graph() -> GraphService:

@@ -123,8 +123,9 @@ def test_hot_reload_through_the_api(server: tuple[str, str, str]) -> None:
     assert "medical_misinformation" not in before["categories"]
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=120) as c:
         broken = custom_policy_yaml().replace("min_probability: 0.2}", "min_probability: 2.0}")
+        line = next(n for n, text in enumerate(broken.splitlines(), 1) if "min_probability: 2.0}" in text)
         r = c.put("/v1/policies/active", json={"yaml": broken})
-        assert r.status_code == 422 and "request body:2" in r.json()["error"]["message"]  # with its line
+        assert r.status_code == 422 and f"request body:{line}:" in r.json()["error"]["message"]  # its line
         r = c.put("/v1/policies/active", json={"yaml": custom_policy_yaml()})
         assert r.status_code == 200, r.text
         assert r.json()["full_version"].startswith("warden-default@1.1.0-med")

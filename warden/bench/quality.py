@@ -14,7 +14,10 @@ measures what a new platform would see:
     benign, from the test split of every data set, at most 300 per set) that gets flagged, per source
     (`benign_flag_rate_<data set>`) and per category at its policy threshold
     (`benign_flag_rate_category_<category>`);
-(d) `language_acc_<lang>` on the test splits and `min_language_accuracy` (languages with 100+ items).
+(d) `language_acc_<lang>` on the test splits and `min_language_accuracy` (languages with 100+ items);
+(e) benign exits: `exit_benign_share_after_fast_tier` (the benign mixture's share that the fitted
+    `cascade.json` lets leave after the fast tier) and `exit_recall_lost` (own-category recall on
+    violating test items, with exits against without).
 
 Partial labels are honoured everywhere: an item counts as flagged only for a category its data set
 labels (an item labelled "not hate" that is flagged for profanity is neither right nor wrong), and a
@@ -22,9 +25,9 @@ violating item is "caught" for (b) only by its own category.
 
 (b)-(d) score the shipped models (`settings.models_dir`). (a) trains once per family (minutes each on
 two cores; embeddings come from the shared cache): `WARDEN_BENCH_LOO_FAMILIES=a,b` limits it to some
-families, `WARDEN_BENCH_LOO_FAMILIES=none` skips it, `WARDEN_BENCH_LOO_CAP` (default 3000) caps the
-items per data set used to train each fold, `WARDEN_BENCH_LOO_EVAL` (default 600) the items evaluated
-per family.
+families, `WARDEN_BENCH_LOO_FAMILIES=none` skips it, `WARDEN_BENCH_LOO_CAP` caps the items per data set
+used to train each fold (default 0: none, the full recipe, whose embeddings `warden train` cached in
+`.cache/embeddings`), `WARDEN_BENCH_LOO_EVAL` (default 600) the items evaluated per family.
 """
 
 from __future__ import annotations
@@ -186,6 +189,40 @@ def language_figures(
     return figures
 
 
+def exit_figures(
+    settings: Settings, policy: Policy, items: Sequence[LabeledText], n: int = 1500
+) -> dict[str, float]:
+    """Benign exits (`cascade.json`): the share of the benign mixture that leaves after the fast tier,
+    and the recall on violating test items lost against the same pipeline without exits."""
+    benign = _sample(benign_mixture(items), n)
+    violating = _sample(
+        [i for i in items if i.split == "test" and i.positives() and i.dataset != "warden-contrast"], n
+    )
+    with_exits = Moderator.from_settings(settings.model_copy(update={"cascade_exits": True}), policy).load()
+    if not any(stage.exit_below is not None for stage in with_exits.pipeline.stages):
+        console.print("[yellow]no benign exits fitted (cascade.json): nothing leaves after the fast tier[/]")
+    decisions = [
+        d
+        for start in range(0, len(benign), BATCH)
+        for d in with_exits.moderate(
+            [
+                Content(id=f"e{start + k}", text=i.text[:20_000] or " ")
+                for k, i in enumerate(benign[start : start + BATCH])
+            ]
+        )
+    ]
+    exited = [not any("encoder" in s.name for s in d.stages) for d in decisions]
+    caught_exits = [s.caught_own for s in score_items(with_exits, violating)]
+    without = Moderator.from_settings(settings.model_copy(update={"cascade_exits": False}), policy).load()
+    caught_full = [s.caught_own for s in score_items(without, violating)]
+    full = float(np.mean(caught_full)) if caught_full else 0.0
+    return {
+        "exit_benign_share_after_fast_tier": float(np.mean(exited)) if exited else 0.0,
+        "exit_recall_without_exits": full,
+        "exit_recall_lost": full - (float(np.mean(caught_exits)) if caught_exits else 0.0),
+    }
+
+
 def _families() -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
     for spec in DATASETS.values():
@@ -214,7 +251,9 @@ def loo_figures(settings: Settings, policy: Policy, items: Sequence[LabeledText]
         if unknown:
             raise SystemExit(f"unknown families {unknown}; known: {sorted(names)}")
         names = {f: names[f] for f in chosen}
-    cap = int(os.environ.get("WARDEN_BENCH_LOO_CAP", "3000"))
+    # 0 = no cap: each fold then trains on exactly the full run's items minus the family, so every
+    # embedding comes from the cache of `warden train` (minutes per fold instead of an hour).
+    cap = int(os.environ.get("WARDEN_BENCH_LOO_CAP", "0"))
     n_eval = int(os.environ.get("WARDEN_BENCH_LOO_EVAL", "600"))
     trainable = sorted(
         {n for members in families.values() for n in members if n in present and DATASETS[n].train_use}
@@ -229,7 +268,7 @@ def loo_figures(settings: Settings, policy: Policy, items: Sequence[LabeledText]
                 data_dir=Path(settings.data_dir),
                 out_dir=out_dir,
                 datasets=[n for n in trainable if n not in members],
-                max_items_per_dataset=cap,
+                max_items_per_dataset=cap or None,
                 model_version=f"loo-{family}",
             )
             train(policy, config, console)
@@ -261,5 +300,6 @@ def run() -> dict[str, float]:
     figures.update(contrast_figures(moderator, suite))
     figures.update(benign_figures(moderator, items))
     figures.update(language_figures(moderator, items))
+    figures.update(exit_figures(settings, policy, items))
     figures.update(loo_figures(settings, policy, items))
     return {k: round(float(v), 4) for k, v in figures.items()}

@@ -189,9 +189,13 @@ def write_model_card(
     lines += [
         "",
         "**Licence note.** The shipped models were trained on data sets whose terms are research-only or "
-        "non-commercial (TweetEval / Twitter terms, ETHOS GPL-3.0, Korean HateSpeech CC BY-SA 4.0, L-HSAB "
-        "no licence, hateful-memes texts research-only). For commercial deployment retrain with "
-        "`warden train --commercial-only` and re-run this card.",
+        "non-commercial ("
+        + "; ".join(
+            f"{name} {spec.licence}"
+            for name, spec in DATASETS.items()
+            if not spec.commercial_ok and spec.train_use and name in training.get("datasets", {})
+        )
+        + "). For commercial deployment retrain with `warden train --commercial-only` and re-run this card.",
         "",
         "## Results on each data set's test split",
         "",
@@ -204,6 +208,8 @@ def write_model_card(
         "| data set | n | positives | precision | recall | F1 | PR-AUC | ROC-AUC | FPR |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if not results:
+        lines.append("| (not evaluated for this model version: run `warden model-card`) | | | | | | | | |")
     for name, res in sorted(results.items()):
         m = res["overall"]
         if not m.get("support_neg"):

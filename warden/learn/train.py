@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -184,11 +183,12 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     _train_heads(
         out / "encoder_minilm.npz", english, categories, learned, minilm, config, console, "MiniLM (English)"
     )
-    rng = random.Random(SEED)
     others = _per_dataset_sample(
         [i for i in train_items if i.language != "en"], config.e5_max_per_dataset, positives_first=True
     )
-    e5_items = others + rng.sample(english, min(config.e5_english_sample, len(english)))
+    # By item hash, not random.sample: leaving a data set out (leave-one-out folds) keeps the rest of
+    # the sample, so its embeddings come from the cache.
+    e5_items = others + sorted(english, key=_hash_key)[: config.e5_english_sample]
     if not config.skip_e5:
         _train_heads(
             out / "multilingual_e5.npz",
@@ -297,6 +297,10 @@ def _train_heads(
     console.print(f"  heads {label}: {len(items):,} items, categories {', '.join(kept)}")
 
 
+def _hash_key(item: LabeledText) -> bytes:
+    return hashlib.sha256(f"{SEED}:{item.id}".encode()).digest()
+
+
 def _per_dataset_sample(
     items: Sequence[LabeledText], cap: int | None, positives_first: bool = False
 ) -> list[LabeledText]:
@@ -312,7 +316,7 @@ def _per_dataset_sample(
     out: list[LabeledText] = []
     for group in by_set.values():
         if len(group) > cap:
-            group = sorted(group, key=lambda i: hashlib.sha256(f"{SEED}:{i.id}".encode()).digest())
+            group = sorted(group, key=_hash_key)
             if positives_first:
                 positives = [i for i in group if i.positives()][: cap // 2]
                 chosen = {i.id for i in positives}
