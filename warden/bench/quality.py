@@ -83,6 +83,8 @@ def score_items(moderator: Moderator, items: Sequence[LabeledText]) -> list[Scor
         )
         for item, decision in zip(chunk, decisions, strict=True):
             known = [c for c in item.labels if c in decision.categories]
+            if not known and item.any_violation == 1:
+                known = list(decision.categories)  # violating, category unknown: any category counts
             flagged = {c for c, s in decision.categories.items() if s.flagged}
             out.append(
                 Scored(
@@ -97,12 +99,12 @@ def score_items(moderator: Moderator, items: Sequence[LabeledText]) -> list[Scor
 
 
 def _violating(s: Scored) -> bool:
-    return any(s.item.labels.get(c) == 1 for c in s.item.labels)
+    return s.item.any_violation == 1 or any(s.item.labels.get(c) == 1 for c in s.item.labels)
 
 
 def detection_metrics(scored: Sequence[Scored]) -> dict[str, float]:
     """F1 / PR-AUC / FPR of "flagged in a labelled category" against "violates a labelled category"."""
-    rows = [s for s in scored if s.item.labels]
+    rows = [s for s in scored if s.item.labels or s.item.any_violation == 1]
     y = np.array([_violating(s) for s in rows], dtype=bool)
     m = binary_metrics(
         y,
@@ -274,7 +276,9 @@ def loo_figures(settings: Settings, policy: Policy, items: Sequence[LabeledText]
             train(policy, config, console)
             fold = settings.model_copy(update={"models_dir": out_dir, "cascade_exits": False})
             moderator = Moderator.from_settings(fold, policy).load()
-            held_out = _sample([i for i in items if i.dataset in members and i.labels], n_eval)
+            held_out = _sample(
+                [i for i in items if i.dataset in members and (i.labels or i.any_violation == 1)], n_eval
+            )
             m = detection_metrics(score_items(moderator, held_out))
             for key in ("f1", "pr_auc", "fpr", "n"):
                 figures[f"loo_{family}_{key}"] = m[key]
