@@ -772,3 +772,42 @@ def test_package_data_files_are_valid(monkeypatch):
     assert all(i.split == "test" for i in suite)
     contrast_train = [i for i in items if i.dataset == "warden-contrast" and ":train/" in i.id]
     assert all(i.split in {"train", "calib"} for i in contrast_train)
+
+
+def test_shipped_contrast_suite_keeps_its_rules():
+    """The suite the team wrote passes the rules of contrast/tools/validate.py (the same check)."""
+    n_items, problems = project_data.check_contrast_suite(REAL_PACKAGE_DATA / "contrast")
+    assert problems == [] and n_items > 4000
+
+
+def test_contrast_rules_name_each_broken_item(tmp_path):
+    ok = {"language": "en", "violates": [], "known": ["hate"], "phenomenon": "negation"}
+    _jsonl(
+        tmp_path / "train" / "en.jsonl",
+        {**ok, "id": "en-train-0001", "text": "I would never say that about them"},
+        {**ok, "id": "en-train-0002", "text": "They are vermin", "violates": ["hate"]},  # benign phenomenon
+        {**ok, "id": "train-3", "text": "a third text"},  # id format
+        {**ok, "id": "en-train-0004", "text": "about minors", "known": ["sexual_minors"]},
+        {**ok, "id": "en-train-0005", "text": "no phenomenon", "phenomenon": "sarcasm"},
+    )
+    _jsonl(
+        tmp_path / "test" / "en.jsonl",
+        {**ok, "id": "en-test-0001", "text": "I would NEVER say that about them!"},  # also in train
+        {**ok, "id": "en-test-0002", "text": "hola", "language": "es"},
+    )
+    _jsonl(tmp_path / "test" / "xx.jsonl", '{"id": ')
+    n_items, problems = project_data.check_contrast_suite(tmp_path)
+    text = "\n".join(problems)
+    assert n_items == 7
+    for expected in (
+        "en.jsonl:2: non-violating phenomenon negation with violates ['hate']",
+        "en.jsonl:3: id 'train-3' is not en-train-NNNN",
+        "en.jsonl:4: sexual_minors is never used",
+        "en.jsonl:5: unknown phenomenon 'sarcasm'",
+        "language 'es' in en.jsonl",
+        "xx.jsonl: unexpected language file name",
+        "xx.jsonl:1: invalid JSON",
+        "text in both parts:",
+    ):
+        assert expected in text, (expected, problems)
+    assert len(problems) == 8

@@ -32,7 +32,6 @@ used to train each fold (default 0: none, the full recipe, whose embeddings `war
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections import defaultdict
@@ -44,8 +43,10 @@ import numpy as np
 from rich.console import Console
 
 from ..content import Content
+from ..decision import Decision
 from ..evaluate.metrics import binary_metrics
-from ..learn.datasets import DATASETS, LabeledText, load_datasets
+from ..learn.datasets import DATASETS, LabeledText, load_datasets, sample_key
+from ..learn.datasets import families as all_families
 from ..moderator import Moderator
 from ..policy.model import Policy, load_policy
 from ..settings import Settings, get_settings
@@ -68,33 +69,41 @@ class Scored:
 
 
 def _sample(items: Sequence[LabeledText], n: int) -> list[LabeledText]:
-    """A deterministic sample (by id hash), so every run and every model sees the same items."""
-    if len(items) <= n:
-        return list(items)
-    return sorted(items, key=lambda i: hashlib.sha256(i.id.encode()).digest())[:n]
+    """A deterministic sample (the project's id-hash order), so every run and every model sees the
+    same items."""
+    return sorted(items, key=sample_key)[:n]
+
+
+def decide(moderator: Moderator, items: Sequence[LabeledText]) -> list[Decision]:
+    """The moderator's decisions on the items' texts, in batches."""
+    return [
+        d
+        for start in range(0, len(items), BATCH)
+        for d in moderator.moderate(
+            [
+                Content(id=f"q{start + k}", text=i.text[:20_000] or " ")
+                for k, i in enumerate(items[start : start + BATCH])
+            ]
+        )
+    ]
 
 
 def score_items(moderator: Moderator, items: Sequence[LabeledText]) -> list[Scored]:
     out: list[Scored] = []
-    for start in range(0, len(items), BATCH):
-        chunk = items[start : start + BATCH]
-        decisions = moderator.moderate(
-            [Content(id=f"q{start + k}", text=i.text[:20_000] or " ") for k, i in enumerate(chunk)]
-        )
-        for item, decision in zip(chunk, decisions, strict=True):
-            known = [c for c in item.labels if c in decision.categories]
-            if not known and item.any_violation == 1:
-                known = list(decision.categories)  # violating, category unknown: any category counts
-            flagged = {c for c, s in decision.categories.items() if s.flagged}
-            out.append(
-                Scored(
-                    item=item,
-                    flagged_known=any(c in flagged for c in known),
-                    caught_own=any(c in flagged for c in item.positives()),
-                    score_known=max((decision.categories[c].probability for c in known), default=0.0),
-                    flagged=frozenset(flagged),
-                )
+    for item, decision in zip(items, decide(moderator, items), strict=True):
+        known = [c for c in item.labels if c in decision.categories]
+        if not known and item.any_violation == 1:
+            known = list(decision.categories)  # violating, category unknown: any category counts
+        flagged = {c for c, s in decision.categories.items() if s.flagged}
+        out.append(
+            Scored(
+                item=item,
+                flagged_known=any(c in flagged for c in known),
+                caught_own=any(c in flagged for c in item.positives()),
+                score_known=max((decision.categories[c].probability for c in known), default=0.0),
+                flagged=frozenset(flagged),
             )
+        )
     return out
 
 
@@ -203,17 +212,7 @@ def exit_figures(
     with_exits = Moderator.from_settings(settings.model_copy(update={"cascade_exits": True}), policy).load()
     if not any(stage.exit_below is not None for stage in with_exits.pipeline.stages):
         console.print("[yellow]no benign exits fitted (cascade.json): nothing leaves after the fast tier[/]")
-    decisions = [
-        d
-        for start in range(0, len(benign), BATCH)
-        for d in with_exits.moderate(
-            [
-                Content(id=f"e{start + k}", text=i.text[:20_000] or " ")
-                for k, i in enumerate(benign[start : start + BATCH])
-            ]
-        )
-    ]
-    exited = [not any("encoder" in s.name for s in d.stages) for d in decisions]
+    exited = [not any("encoder" in s.name for s in d.stages) for d in decide(with_exits, benign)]
     caught_exits = [s.caught_own for s in score_items(with_exits, violating)]
     without = Moderator.from_settings(settings.model_copy(update={"cascade_exits": False}), policy).load()
     caught_full = [s.caught_own for s in score_items(without, violating)]
@@ -225,61 +224,79 @@ def exit_figures(
     }
 
 
-def _families() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for spec in DATASETS.values():
-        out[getattr(spec, "family", spec.name)].append(spec.name)
-    return dict(out)
+def loo_families(items: Sequence[LabeledText]) -> dict[str, list[str]]:
+    """Family -> its trainable data sets among `items` (evaluation-only sets and the contrast suite
+    are never trained on anyway: nothing to leave out)."""
+    present = {i.dataset for i in items}
+    out = {
+        family: [n for n in members if n in present and DATASETS[n].train_use]
+        for family, members in all_families().items()
+        if family != "warden-contrast"
+    }
+    return {f: m for f, m in out.items() if m}
 
 
-def loo_figures(settings: Settings, policy: Policy, items: Sequence[LabeledText]) -> dict[str, float]:
+def loo_fold(
+    settings: Settings,
+    policy: Policy,
+    items: Sequence[LabeledText],
+    family: str,
+    out_dir: Path,
+    cap: int | None = None,
+    n_eval: int = 600,
+    **train_options: object,
+) -> tuple[dict[str, float], dict[str, object]]:
+    """Train every stage without `family`'s sets, then score (up to `n_eval` of) the family's
+    labelled items with that fold's pipeline: (detection metrics, training report)."""
     from ..learn.train import TrainConfig, train
 
-    wanted = os.environ.get("WARDEN_BENCH_LOO_FAMILIES", "")
-    if wanted.strip().lower() == "none":
-        return {}
-    families = _families()
-    present = {i.dataset for i in items}
-    # Evaluation-only sets and the contrast suite are never trained on anyway: nothing to leave out.
-    names = {
-        f: [n for n in members if n in present and DATASETS[n].train_use]
-        for f, members in families.items()
-        if f != "warden-contrast"
-    }
-    names = {f: m for f, m in names.items() if m}
-    if wanted.strip():
-        chosen = [f.strip() for f in wanted.split(",") if f.strip()]
-        unknown = [f for f in chosen if f not in names]
-        if unknown:
-            raise SystemExit(f"unknown families {unknown}; known: {sorted(names)}")
-        names = {f: names[f] for f in chosen}
-    # 0 = no cap: each fold then trains on exactly the full run's items minus the family, so every
-    # embedding comes from the cache of `warden train` (minutes per fold instead of an hour).
-    cap = int(os.environ.get("WARDEN_BENCH_LOO_CAP", "0"))
-    n_eval = int(os.environ.get("WARDEN_BENCH_LOO_EVAL", "600"))
-    trainable = sorted(
-        {n for members in families.values() for n in members if n in present and DATASETS[n].train_use}
+    families = loo_families(items)
+    if family not in families:
+        raise ValueError(f"unknown family {family!r}; known: {sorted(families)}")
+    members = families[family]
+    trainable = sorted({n for group in families.values() for n in group})
+    config = TrainConfig(
+        data_dir=Path(settings.data_dir),
+        out_dir=out_dir,
+        datasets=[n for n in trainable if n not in members],
+        max_items_per_dataset=cap,
+        model_version=f"loo-{family}",
+        **train_options,  # type: ignore[arg-type]
     )
-    figures: dict[str, float] = {"loo_train_cap_per_dataset": float(cap)}
+    report = train(policy, config, console)
+    fold = settings.model_copy(update={"models_dir": out_dir, "cascade_exits": False})
+    moderator = Moderator.from_settings(fold, policy).load()
+    return detection_metrics(score_items(moderator, loo_held_out(items, members, n_eval))), report
+
+
+def loo_held_out(items: Sequence[LabeledText], members: Sequence[str], n_eval: int) -> list[LabeledText]:
+    """The labelled items of the held-out sets (every split: none was trained on), a fixed sample."""
+    return _sample([i for i in items if i.dataset in members and (i.labels or i.any_violation == 1)], n_eval)
+
+
+def loo_figures(
+    settings: Settings,
+    policy: Policy,
+    items: Sequence[LabeledText],
+    families: Sequence[str] | None = None,
+    cap: int | None = None,
+    n_eval: int = 600,
+) -> dict[str, float]:
+    """`loo_<family>_f1/_pr_auc/_fpr/_n` for each family (all when None) and `loo_mean_f1`.
+
+    cap None: each fold trains on exactly the full run's items minus the family, so every embedding
+    comes from the cache of `warden train` (minutes per fold instead of an hour)."""
+    known = loo_families(items)
+    chosen = sorted(known) if families is None else list(families)
+    unknown = [f for f in chosen if f not in known]
+    if unknown:
+        raise ValueError(f"unknown families {unknown}; known: {sorted(known)}")
+    figures: dict[str, float] = {"loo_train_cap_per_dataset": float(cap or 0)}
     f1s = []
     with tempfile.TemporaryDirectory(prefix="warden-loo-") as tmp:
-        for family, members in sorted(names.items()):
-            console.rule(f"leave out {family} ({', '.join(members)})")
-            out_dir = Path(tmp) / family
-            config = TrainConfig(
-                data_dir=Path(settings.data_dir),
-                out_dir=out_dir,
-                datasets=[n for n in trainable if n not in members],
-                max_items_per_dataset=cap or None,
-                model_version=f"loo-{family}",
-            )
-            train(policy, config, console)
-            fold = settings.model_copy(update={"models_dir": out_dir, "cascade_exits": False})
-            moderator = Moderator.from_settings(fold, policy).load()
-            held_out = _sample(
-                [i for i in items if i.dataset in members and (i.labels or i.any_violation == 1)], n_eval
-            )
-            m = detection_metrics(score_items(moderator, held_out))
+        for family in chosen:
+            console.rule(f"leave out {family} ({', '.join(known[family])})")
+            m, _ = loo_fold(settings, policy, items, family, Path(tmp) / family, cap, n_eval)
             for key in ("f1", "pr_auc", "fpr", "n"):
                 figures[f"loo_{family}_{key}"] = m[key]
             f1s.append(m["f1"])
@@ -288,6 +305,16 @@ def loo_figures(settings: Settings, policy: Policy, items: Sequence[LabeledText]
         figures["loo_mean_f1"] = float(np.mean(f1s))
         figures["loo_families"] = float(len(f1s))
     return figures
+
+
+def _loo_families_from_env() -> list[str] | None:
+    """WARDEN_BENCH_LOO_FAMILIES: unset or empty = all, "none" = [] (skip), else a comma list."""
+    wanted = os.environ.get("WARDEN_BENCH_LOO_FAMILIES", "").strip()
+    if not wanted:
+        return None
+    if wanted.lower() == "none":
+        return []
+    return [f.strip() for f in wanted.split(",") if f.strip()]
 
 
 def run() -> dict[str, float]:
@@ -305,5 +332,19 @@ def run() -> dict[str, float]:
     figures.update(benign_figures(moderator, items))
     figures.update(language_figures(moderator, items))
     figures.update(exit_figures(settings, policy, items))
-    figures.update(loo_figures(settings, policy, items))
+    families = _loo_families_from_env()
+    if families != []:
+        try:
+            figures.update(
+                loo_figures(
+                    settings,
+                    policy,
+                    items,
+                    families,
+                    cap=int(os.environ.get("WARDEN_BENCH_LOO_CAP", "0")) or None,
+                    n_eval=int(os.environ.get("WARDEN_BENCH_LOO_EVAL", "600")),
+                )
+            )
+        except ValueError as exc:  # an unknown family name: say which exist
+            raise SystemExit(str(exc)) from None
     return {k: round(float(v), 4) for k, v in figures.items()}

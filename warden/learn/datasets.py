@@ -310,6 +310,11 @@ class DatasetSpec:
         return cap_items(self.loader(self, root), self.cap)
 
 
+def sample_key(item: LabeledText) -> bytes:
+    """The order every deterministic sample of the project uses: sha256(SEED:item id)."""
+    return hashlib.sha256(f"{SEED}:{item.id}".encode()).digest()
+
+
 def cap_items(items: list[LabeledText], cap: int | None) -> list[LabeledText]:
     """At most `cap` of `items`: those first in sha256(SEED:id) order, returned in their original order.
 
@@ -318,7 +323,7 @@ def cap_items(items: list[LabeledText], cap: int | None) -> list[LabeledText]:
     """
     if cap is None or len(items) <= cap:
         return items
-    order = sorted(range(len(items)), key=lambda i: hashlib.sha256(f"{SEED}:{items[i].id}".encode()).digest())
+    order = sorted(range(len(items)), key=lambda i: sample_key(items[i]))
     keep = set(order[:cap])
     return [it for i, it in enumerate(items) if i in keep]
 

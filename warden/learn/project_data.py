@@ -28,12 +28,14 @@ a missing text) raises `ProjectDataError` naming the file and line.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
 from .datasets import CATEGORIES, DatasetSpec, LabeledText, _clean, _item, _split_for
+from .splits import near_duplicate_key
 
 # = Path(warden.__file__).parent / "data"
 PACKAGE_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -115,6 +117,19 @@ def parse_record(obj: Any, where: str) -> tuple[str, str, str, dict[str, int], s
     return sid, _clean(text), language, labels, phenomenon
 
 
+def jsonl_objects(path: Path) -> Iterator[tuple[str, Any]]:
+    """("file:line", decoded object) for each non-blank line; invalid JSON raises ProjectDataError."""
+    with open(path, encoding="utf-8-sig") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ProjectDataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+
+
 def read_jsonl(
     spec: DatasetSpec,
     path: Path,
@@ -124,23 +139,15 @@ def read_jsonl(
 ) -> list[LabeledText]:
     """Validated items of one file: all in `split`, or (None) hash-split by `fractions`."""
     out = []
-    seen: dict[str, int] = {}
-    with open(path, encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ProjectDataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-            sid, text, language, labels, phenomenon = parse_record(obj, where)
-            if sid in seen:
-                raise ProjectDataError(f"{where}: duplicate id {sid!r} (first on line {seen[sid]})")
-            seen[sid] = lineno
-            item_split = split or _split_for(text, fractions)
-            out.append(_item(spec, f"{prefix}{path.stem}:{sid}", text, item_split, labels,
-                             language=language, phenomenon=phenomenon))  # fmt: skip
+    seen: dict[str, str] = {}  # id -> line number
+    for where, obj in jsonl_objects(path):
+        sid, text, language, labels, phenomenon = parse_record(obj, where)
+        if sid in seen:
+            raise ProjectDataError(f"{where}: duplicate id {sid!r} (first on line {seen[sid]})")
+        seen[sid] = where.rsplit(":", 1)[1]
+        item_split = split or _split_for(text, fractions)
+        out.append(_item(spec, f"{prefix}{path.stem}:{sid}", text, item_split, labels,
+                         language=language, phenomenon=phenomenon))  # fmt: skip
     return out
 
 
@@ -191,3 +198,93 @@ def load_contrast_suite() -> list[LabeledText]:
     """The fixed contrast test suite (`contrast/test/*.jsonl`); [] while none is written."""
     spec = next(s for s in SPECS if s.name == "warden-contrast")
     return _contrast_test(spec, package_data_dir() / spec.path)
+
+
+# ---------------------------------------------------------------------------------------
+# the contrast suite's own rules, on top of the schema (warden/data/contrast/tools/validate.py)
+
+# Phenomena whose items never violate, and those whose items always violate some category.
+CONTRAST_NON_VIOLATING = (
+    "negation", "counter_speech", "news_reporting", "figurative_violence", "profanity_untargeted",
+    "reclaimed_terms", "identity_neutral", "harm_question", "criticism",
+)  # fmt: skip
+CONTRAST_VIOLATING = (
+    "hate_direct", "hate_slur_targeted", "threat_direct", "harassment_targeted", "harm_request",
+    "incitement",
+)  # fmt: skip
+CONTRAST_LANGUAGES = ("en", "es", "de", "fr", "pt", "it", "nl", "pl", "zh", "ar", "hi", "id")
+CONTRAST_PARTS = ("train", "test")
+
+
+def contrast_files(part: str, root: Path | None = None) -> list[Path]:
+    """contrast/<part>/*.jsonl, one file per language."""
+    return _files((root or package_data_dir() / "contrast") / part)
+
+
+def _contrast_record_problems(obj: Any, where: str, part: str, lang: str) -> list[str]:
+    """What breaks the suite's rules in one record that already passed `parse_record`."""
+    problems = []
+    missing = [f for f in ("known", "phenomenon") if f not in obj]
+    if missing:
+        problems.append(f"{where}: contrast items need {missing}")
+    if not re.fullmatch(rf"{lang}-{part}-\d{{4}}", obj["id"]):
+        problems.append(f"{where}: id {obj['id']!r} is not {lang}-{part}-NNNN")
+    if obj["language"] != lang:
+        problems.append(f"{where}: language {obj['language']!r} in {lang}.jsonl")
+    known = obj.get("known", "all")
+    if "sexual_minors" in obj["violates"] or (isinstance(known, list) and "sexual_minors" in known):
+        problems.append(f"{where}: sexual_minors is never used in the contrast suite")
+    phenomenon = obj.get("phenomenon")
+    if phenomenon in CONTRAST_NON_VIOLATING:
+        if obj["violates"]:
+            problems.append(f"{where}: non-violating phenomenon {phenomenon} with violates {obj['violates']}")
+        if phenomenon == "profanity_untargeted" and (known == "all" or "profanity" in known):
+            problems.append(f"{where}: profanity_untargeted must not claim to know 'profanity'")
+    elif phenomenon in CONTRAST_VIOLATING:
+        if not obj["violates"]:
+            problems.append(f"{where}: violating phenomenon {phenomenon} with no category")
+    elif phenomenon is not None:
+        problems.append(f"{where}: unknown phenomenon {phenomenon!r}")
+    return problems
+
+
+def check_contrast_suite(root: Path | None = None) -> tuple[int, list[str]]:
+    """(items read, problems) of the whole suite: the schema of every record (`parse_record`),
+    the suite's rules (id format, one language per file, phenomena consistent with the labels,
+    no sexual_minors), no text twice in a file and no text in both train and test (near-duplicate
+    key, the one the splits use)."""
+    problems: list[str] = []
+    first_seen: dict[str, dict[str, str]] = {part: {} for part in CONTRAST_PARTS}
+    n_items = 0
+    for part in CONTRAST_PARTS:
+        for path in contrast_files(part, root):
+            lang = path.stem
+            if lang not in CONTRAST_LANGUAGES:
+                known = ", ".join(CONTRAST_LANGUAGES)
+                problems.append(f"{path}: unexpected language file name (known: {known})")
+            ids: set[str] = set()
+            in_file: set[str] = set()
+            try:
+                records = list(jsonl_objects(path))
+            except ProjectDataError as exc:
+                problems.append(str(exc))
+                continue
+            for where, obj in records:
+                n_items += 1
+                try:
+                    sid, text, *_ = parse_record(obj, where)
+                except ProjectDataError as exc:
+                    problems.append(str(exc))
+                    continue
+                problems += _contrast_record_problems(obj, where, part, lang)
+                if sid in ids:
+                    problems.append(f"{where}: duplicate id {sid}")
+                ids.add(sid)
+                key = near_duplicate_key(text)
+                if key in in_file:
+                    problems.append(f"{where}: the same text twice in {path.name}")
+                in_file.add(key)
+                first_seen[part].setdefault(key, where)
+    train, test = first_seen["train"], first_seen["test"]
+    problems += [f"text in both parts: {train[k]} and {test[k]}" for k in sorted(train.keys() & test.keys())]
+    return n_items, problems

@@ -12,7 +12,6 @@ Artifacts are written to the models directory with a `training.json` describing 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import Counter
@@ -39,7 +38,7 @@ from ..runtime.embedders import E5Embedder, MiniLMOnnxEmbedder
 from ..signals import Signal
 from ..text.features import HashedNgrams
 from ..text.langid import detect_languages
-from .datasets import LabeledText, load_datasets
+from .datasets import LabeledText, load_datasets, sample_key
 from .embedding_cache import CachedEmbedder
 from .review_labels import merge_review_labels
 
@@ -188,7 +187,7 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     )
     # By item hash, not random.sample: leaving a data set out (leave-one-out folds) keeps the rest of
     # the sample, so its embeddings come from the cache.
-    e5_items = others + sorted(english, key=_hash_key)[: config.e5_english_sample]
+    e5_items = others + sorted(english, key=sample_key)[: config.e5_english_sample]
     if not config.skip_e5:
         _train_heads(
             out / "multilingual_e5.npz",
@@ -297,10 +296,6 @@ def _train_heads(
     console.print(f"  heads {label}: {len(items):,} items, categories {', '.join(kept)}")
 
 
-def _hash_key(item: LabeledText) -> bytes:
-    return hashlib.sha256(f"{SEED}:{item.id}".encode()).digest()
-
-
 def _per_dataset_sample(
     items: Sequence[LabeledText], cap: int | None, positives_first: bool = False
 ) -> list[LabeledText]:
@@ -316,7 +311,7 @@ def _per_dataset_sample(
     out: list[LabeledText] = []
     for group in by_set.values():
         if len(group) > cap:
-            group = sorted(group, key=_hash_key)
+            group = sorted(group, key=sample_key)
             if positives_first:
                 positives = [i for i in group if i.positives()][: cap // 2]
                 chosen = {i.id for i in positives}
