@@ -192,3 +192,27 @@ def test_leave_one_out_fold_never_trains_on_the_held_out_family(tmp_path: Path) 
     assert metrics["pr_auc"] < in_domain["pr_auc"] - 0.2, (metrics, in_domain)
     with pytest.raises(ValueError, match="unknown family 'nope'"):
         loo_fold(settings, load_policy(settings.policy_path), items, "nope", tmp_path / "x")
+
+
+def test_leave_one_out_resumes_from_finished_folds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fold that finished before is read back, not retrained; a changed option runs it again."""
+    from warden.bench import quality
+    from warden.policy import load_policy
+
+    settings = get_settings()
+    policy = load_policy(settings.policy_path)
+    items = [_item(f"spam {i}", {"spam_scam": i % 2}, "sms-spam-collection", "train") for i in range(20)]
+    runs: list[int] = []
+
+    def fake_fold(*args: object, **kwargs: object) -> tuple[dict[str, float], dict[str, object]]:
+        runs.append(1)  # stands in for a training run (minutes); the cache logic is what is tested
+        return {"f1": 0.5, "pr_auc": 0.6, "fpr": 0.1, "n": 20.0, "positives": 10.0}, {}
+
+    monkeypatch.setattr(quality, "loo_fold", fake_fold)
+    first = quality.loo_figures(settings, policy, items, fold_cache=tmp_path, n_eval=20)
+    again = quality.loo_figures(settings, policy, items, fold_cache=tmp_path, n_eval=20)
+    assert first == again and first["loo_sms-spam-collection_f1"] == 0.5 and len(runs) == 1
+    quality.loo_figures(settings, policy, items, fold_cache=tmp_path, n_eval=10)
+    assert len(runs) == 2
+    with pytest.raises(ValueError, match="unknown families"):
+        quality.loo_figures(settings, policy, items, ["nope"], fold_cache=tmp_path)

@@ -28,10 +28,14 @@ two cores; embeddings come from the shared cache): `WARDEN_BENCH_LOO_FAMILIES=a,
 families, `WARDEN_BENCH_LOO_FAMILIES=none` skips it, `WARDEN_BENCH_LOO_CAP` caps the items per data set
 used to train each fold (default 0: none, the full recipe, whose embeddings `warden train` cached in
 `.cache/embeddings`), `WARDEN_BENCH_LOO_EVAL` (default 600) the items evaluated per family.
+A finished fold's figures are kept in `.cache/loo/` under a key of the training code, the policy, the
+items and these options: an interrupted run resumes, and a change to any of them re-runs the folds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from collections import defaultdict
@@ -55,6 +59,8 @@ console = Console()
 BENIGN_PER_DATASET = 300
 MIN_LANGUAGE_ITEMS = 100
 BATCH = 256
+# Finished leave-one-out folds (see `loo_figures`), beside the embedding cache.
+LOO_CACHE_DIR = Path(".cache/loo")
 
 
 @dataclass
@@ -274,6 +280,19 @@ def loo_held_out(items: Sequence[LabeledText], members: Sequence[str], n_eval: i
     return _sample([i for i in items if i.dataset in members and (i.labels or i.any_violation == 1)], n_eval)
 
 
+def _fold_key(
+    policy: Policy, items: Sequence[LabeledText], members: Sequence[str], cap: int | None, n_eval: int
+) -> str:
+    """What a fold's result depends on: the training code, the policy, the items and the options."""
+    digest = hashlib.sha256(f"{sorted(members)}:{cap}:{n_eval}".encode())
+    for source in sorted((Path(__file__).resolve().parents[1] / "learn").glob("*.py")):
+        digest.update(source.read_bytes())
+    digest.update(policy.model_dump_json().encode())
+    for item in sorted(items, key=lambda i: i.id):
+        digest.update(f"{item.id}\x00{item.split}\x00{sorted(item.labels.items())}\x00{item.text}".encode())
+    return digest.hexdigest()[:16]
+
+
 def loo_figures(
     settings: Settings,
     policy: Policy,
@@ -281,6 +300,7 @@ def loo_figures(
     families: Sequence[str] | None = None,
     cap: int | None = None,
     n_eval: int = 600,
+    fold_cache: Path = LOO_CACHE_DIR,
 ) -> dict[str, float]:
     """`loo_<family>_f1/_pr_auc/_fpr/_n` for each family (all when None) and `loo_mean_f1`.
 
@@ -296,7 +316,16 @@ def loo_figures(
     with tempfile.TemporaryDirectory(prefix="warden-loo-") as tmp:
         for family in chosen:
             console.rule(f"leave out {family} ({', '.join(known[family])})")
-            m, _ = loo_fold(settings, policy, items, family, Path(tmp) / family, cap, n_eval)
+            # A fold is a full training run: its result is kept until the recipe, the data or the
+            # policy change, so an interrupted run resumes where it stopped.
+            saved = fold_cache / f"{family}-{_fold_key(policy, items, known[family], cap, n_eval)}.json"
+            if saved.is_file():
+                m = json.loads(saved.read_text())
+                console.print(f"  (result of an earlier run of this fold: {saved})")
+            else:
+                m, _ = loo_fold(settings, policy, items, family, Path(tmp) / family, cap, n_eval)
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_text(json.dumps(m))
             for key in ("f1", "pr_auc", "fpr", "n"):
                 figures[f"loo_{family}_{key}"] = m[key]
             f1s.append(m["f1"])
