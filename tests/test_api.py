@@ -77,7 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings(
         database_url=f"sqlite:///{db_dir / 'warden.db'}",
         auth_enabled=True,
-        batch_max_wait_ms=25.0,
+        pipeline={"batch_max_wait_ms": 25.0},
         limits=Limits(max_request_bytes=MAX_REQUEST_BYTES),
     )
     missing = [name for name in ("linear.npz", "fusion.json") if not (settings.models_dir / name).exists()]

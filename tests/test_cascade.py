@@ -19,7 +19,7 @@ BORDERLINE = "stop being such a loser"
 def test_fit_on_validation_data_and_round_trip(tmp_path: Path) -> None:
     items, truth = validation_sample(require_data(), 300, seed=1)
     assert len(items) == 300 and 0 < truth.sum() < 300
-    moderator = Moderator.from_settings(get_settings().model_copy(update={"cascade_exits": False})).load()
+    moderator = Moderator.from_settings(get_settings().override(pipeline={"cascade_exits": False})).load()
     plan = fit_cascade(moderator, items, truth, max_missed=0.01)
     assert set(plan.exit_below) <= {"fast"} and all(v in CANDIDATES for v in plan.exit_below.values())
     rows = {row["exit_below"]: row for row in plan.tradeoff}

@@ -134,7 +134,7 @@ def test_labels_endpoint(api):
 
 
 def test_cli_ingest_score_clusters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("WARDEN_GRAPH_PATH", raising=False)
+    monkeypatch.delenv("WARDEN_GRAPH__PATH", raising=False)
     app = typer.Typer()
     app.add_typer(graph_app, name="graph")
     runner = CliRunner()

@@ -30,7 +30,7 @@ from warden.policy.model import load_policy
 from warden.settings import DEFAULT_MODELS_DIR, DEFAULT_POLICY_PATH, Settings
 
 # The candidates in these tests have no multilingual heads; the E5 tier is off for both sides.
-SETTINGS = Settings(enable_multilingual=False)
+SETTINGS = Settings(pipeline={"enable_multilingual": False})
 # The test golden set has 40 spam items: below the default 50 positives a category is not gated.
 SMALL_GOLDEN = GateConfig(min_positives=20)
 

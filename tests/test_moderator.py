@@ -84,7 +84,7 @@ def test_language_codes_are_normalised_and_nul_refused():
 
 
 def test_switching_a_tier_off_still_uses_the_fast_tier():
-    settings = Settings(enable_encoder=False, enable_multilingual=False)
+    settings = Settings(pipeline={"enable_encoder": False, "enable_multilingual": False})
     lean = Moderator.from_settings(settings).load()
     [d] = lean.moderate([Content(id="lean", text="Fuck you, you stupid bitch, shut your mouth")])
     assert d.flagged and d.categories["profanity"].evaluated

@@ -46,7 +46,7 @@ def _item(
 
 def _moderator_without_exits() -> Moderator:
     settings = get_settings()
-    return Moderator.from_settings(settings.model_copy(update={"cascade_exits": False})).load()
+    return Moderator.from_settings(settings.override(pipeline={"cascade_exits": False})).load()
 
 
 @pytest.fixture(scope="module")

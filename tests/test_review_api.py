@@ -48,8 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewServer]:
         review=ReviewSettings(qa_sample_rate=1.0, qa_reviews=2, gold_rate=0.0),
         # No media analysis needed: gold media goes straight to the media store reviewers read from.
         media=MediaSettings(enabled=False, store_dir=root / "media"),
-        enable_encoder=False,
-        enable_multilingual=False,
+        pipeline={"enable_encoder": False, "enable_multilingual": False},
     )
     application = create_app(settings)
     with serve_app(application) as url:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from .banks.cli import bank_app
 from .errors import WardenError
@@ -39,6 +39,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(bank_app, name="bank")
 app.add_typer(graph_app, name="graph")
 app.add_typer(review_app, name="review")
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 console = Console(stderr=True)
 
 
@@ -54,6 +56,27 @@ def _settings(
     if database:
         updates["database_url"] = database
     return base.model_copy(update=updates) if updates else base
+
+
+@config_app.command("show")
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per setting.")] = False,
+) -> None:
+    """Every setting's effective value and where it came from (environment, warden.toml, default)."""
+    from .settings import describe_settings
+
+    try:
+        rows = describe_settings()
+    except ValueError as exc:  # pydantic's ValidationError: an invalid value in env or warden.toml
+        _fail(f"invalid settings: {exc}")
+    if as_json:
+        for key, value, source in rows:
+            print(json.dumps({"setting": key, "value": json.loads(value), "source": source}))
+        return
+    table = Table("setting", Column("value", overflow="fold"), "source")
+    for key, value, source in rows:
+        table.add_row(key, value, source)
+    Console().print(table)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -739,7 +762,7 @@ def cascade_fit(
     from .cascade import fit_cascade, validation_sample
     from .moderator import Moderator
 
-    settings = get_settings().model_copy(update={"cascade_exits": False})
+    settings = get_settings().override(pipeline={"cascade_exits": False})
     try:
         items, truth = validation_sample(data_dir or settings.data_dir, sample)
     except WardenError as exc:

@@ -75,18 +75,18 @@ def _max_scores(rows: Sequence[dict[str, float]]) -> dict[str, float]:
 def build_pipeline(policy: Policy, models_dir: Path, settings: Settings) -> Pipeline:
     """The default cascade: fast n-gram tier, then the encoder tier for the item's language."""
     encoder_stage: list = []
-    if settings.enable_encoder:
+    if settings.pipeline.enable_encoder:
         encoder_stage += [MiniLMHeadDetector(models_dir), MiniLMFewShotDetector(policy)]
-    if settings.enable_multilingual:
+    if settings.pipeline.enable_multilingual:
         encoder_stage += [E5HeadDetector(models_dir), E5FewShotDetector(policy)]
     from .cascade import CascadePlan
 
-    plan = CascadePlan.load(models_dir) if settings.cascade_exits else None
+    plan = CascadePlan.load(models_dir) if settings.pipeline.cascade_exits else None
     exits = plan.exit_below if plan else {}
     fast = Stage(
         "fast",
         [LinearNgramDetector(models_dir)],
-        exit_at=settings.fast_exit_probability,
+        exit_at=settings.pipeline.fast_exit_probability,
         exit_below=exits.get("fast"),
     )
     stages = [fast]
@@ -289,8 +289,8 @@ class Moderator:
         started = time.perf_counter()
         signals = self.account_risk.score([item.author_id for item in items])
         per_item_ms = (time.perf_counter() - started) * 1000.0 / max(len(items), 1)
-        review_at = self.settings.account_risk_review_at
-        share = self.settings.account_risk_borderline
+        review_at = self.settings.graph.account_risk_review_at
+        share = self.settings.graph.account_risk_borderline
         for decision, signal in zip(decisions, signals, strict=True):
             if not signal.applicable:
                 continue
@@ -411,12 +411,12 @@ class Moderator:
     def _judge_uncertain(self, items: list[Content], languages: list[str], results: list[ItemResult]) -> None:
         """The judge stage: items still uncertain after the encoders, for their uncertain categories.
 
-        In band = some category at >= judge_band_low of its flag threshold and none at >=
-        judge_band_high. The judge's score is blended into the fused probability (fusion was
+        In band = some category at >= judge.band_low of its flag threshold and none at >=
+        judge.band_high. The judge's score is blended into the fused probability (fusion was
         fitted without it) and its rationale kept for the decision."""
         if self.judge is None:
             return
-        low, high = self.settings.judge_band_low, self.settings.judge_band_high
+        low, high = self.settings.judge.band_low, self.settings.judge.band_high
         picks: list[int] = []
         asked: list[list[str]] = []
         for i, (lang, result) in enumerate(zip(languages, results, strict=True)):
@@ -437,7 +437,7 @@ class Moderator:
             [items[i] for i in picks], asked, [languages[i] for i in picks]
         )
         per_item_ms = (time.perf_counter() - started) * 1000.0 / len(picks)
-        weight = self.settings.judge_weight
+        weight = self.settings.judge.weight
         index = {c: k for k, c in enumerate(self.pipeline.categories)}
         for i, cats, signal in zip(picks, asked, signals, strict=True):
             result = results[i]

@@ -1,14 +1,22 @@
-"""Typed settings with defaults, read from `warden.toml`/env (prefix WARDEN_).
+"""Typed settings with defaults: one tree, read from the environment (prefix WARDEN_, sections
+joined by `__`: WARDEN_MEDIA__THREADS=4) and `warden.toml` (`[media] threads = 4`), env first.
 
 Every field has a default so an empty environment runs the embedded setup:
-SQLite in `.warden/`, the shipped models and the shipped default policy.
+SQLite in `.warden/`, the shipped models and the shipped default policy. Sections are plain
+models under the one root, so nothing reads an unprefixed variable (ENABLED=false in a
+deployment's environment changes nothing); `warden config show` prints the effective values
+and where each came from.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tomllib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,7 +29,13 @@ DEFAULT_MODELS_DIR = PACKAGE_DIR / "models" / "text"
 DEFAULT_DATA_DIR = (PACKAGE_DIR.parent / ".." / "shared" / "data").resolve()
 
 
-class Limits(BaseSettings):
+class Section(BaseModel):
+    """A settings section: only read through the root `Settings` (never from bare env names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Limits(Section):
     """Explicit size limits enforced at the edge (API, CLI, Python API)."""
 
     max_text_chars: int = 20_000
@@ -36,7 +50,7 @@ class Limits(BaseSettings):
     max_media_per_item: int = Field(default=10, ge=1, description="Images/videos attached to one item.")
 
 
-class BankSettings(BaseSettings):
+class BankSettings(Section):
     """Match banks: thresholds per signal type and how fast other processes' changes are seen."""
 
     enabled: bool = True
@@ -79,10 +93,19 @@ BackendKind = Literal["llama_cpp", "openai"]
 ResponseFormatStyle = Literal["auto", "json_schema", "json_object"]
 
 
-class JudgeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JudgeSettings(Section):
     enabled: bool = Field(default=False, description="Run the judge in the pipeline (it is slow).")
+    # which items go to the judge and how much its score counts
+    band_low: float = Field(
+        default=0.5,
+        gt=0,
+        description="Items whose category reaches this share of its flag threshold after "
+        "the encoders, but none reaches band_high, go to the judge (for those categories only).",
+    )
+    band_high: float = Field(default=2.0, gt=0, description="Above this share the item is settled.")
+    weight: float = Field(
+        default=0.5, ge=0, le=1, description="Blend of the judge's score into the fused probability."
+    )
     backend: BackendKind = "llama_cpp"
     # llama.cpp (in-process)
     model_path: Path | None = Field(
@@ -141,7 +164,7 @@ class JudgeSettings(BaseModel):
     )
 
 
-class MediaSettings(BaseSettings):
+class MediaSettings(Section):
     """Images, GIFs and video: what is decoded, how densely video is sampled, and network fetching."""
 
     enabled: bool = True
@@ -186,7 +209,7 @@ class MediaSettings(BaseSettings):
     nsfw_batch_size: int = Field(default=32, ge=1, description="Frames per NSFW model call.")
 
 
-class ReviewSettings(BaseSettings):
+class ReviewSettings(Section):
     """Human review queues: routing, priorities and SLAs, leases, multi-review, gold items, appeals."""
 
     enabled: bool = True
@@ -243,6 +266,55 @@ class ReviewSettings(BaseSettings):
     )
 
 
+class PipelineSettings(Section):
+    """Which tiers run, when an item may leave early, and how requests are batched."""
+
+    enable_encoder: bool = Field(default=True, description="Run the encoder tier (English MiniLM heads).")
+    enable_multilingual: bool = Field(default=True, description="Run the multilingual E5 heads.")
+    cascade_exits: bool = Field(
+        default=True,
+        description="Let confidently benign items leave the cascade early (thresholds in cascade.json).",
+    )
+    fast_exit_probability: float | None = Field(
+        default=0.995, description="Skip the encoder tier when the fast tier is this sure of a violation."
+    )
+    batch_max_size: int = Field(default=64, ge=1, description="Items per model call in the server.")
+    batch_max_wait_ms: float = Field(
+        default=5.0, ge=0, description="How long the server waits to fill a batch."
+    )
+
+
+class GraphSettings(Section):
+    """The interaction graph (accounts, content, edges) and the account-risk rule of the pipeline."""
+
+    path: Path | None = Field(
+        default=None,
+        description="Graph file (.npz) loaded at start and rewritten after each ingest; None = in memory.",
+    )
+    labels_path: Path | None = Field(
+        default=None, description="CSV account_id,label (1 or -1 = bad, 0 or +1 = good) of known accounts."
+    )
+    seed: int = 0
+    max_events_per_request: int = 10_000
+    window_s: float = Field(default=3600.0, description="Coordination: longest burst counted as lockstep.")
+    min_shared: int = Field(
+        default=10, description="Coordination: shared (target, window) pairs to link two accounts."
+    )
+    min_group: int = Field(default=3, description="Coordination: accounts in a group before it is flagged.")
+    account_risk_review_at: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Graph risk of an author at which borderline items go to review instead of allow.",
+    )
+    account_risk_borderline: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Borderline = a category's probability is at least this share of its flag threshold.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WARDEN_", env_nested_delimiter="__", toml_file="warden.toml", extra="ignore"
@@ -260,46 +332,26 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     auth_enabled: bool = True
-    batch_max_size: int = 64
-    batch_max_wait_ms: float = 5.0
     limits: Limits = Field(default_factory=Limits)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     banks: BankSettings = Field(default_factory=BankSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     judge: JudgeSettings = Field(
         default_factory=JudgeSettings, description="LLM policy judge (off by default: it is slow)."
     )
-    judge_band_low: float = Field(
-        default=0.5,
-        gt=0,
-        description="Items whose category reaches this share of its flag threshold after "
-        "the encoders, but none reaches judge_band_high, go to the judge (for those categories only).",
-    )
-    judge_band_high: float = Field(default=2.0, gt=0, description="Above this share the item is settled.")
-    judge_weight: float = Field(
-        default=0.5, ge=0, le=1, description="Blend of the judge's score into the fused probability."
-    )
-    enable_multilingual: bool = True
-    enable_encoder: bool = True
-    account_risk_review_at: float = Field(
-        default=0.8,
-        ge=0,
-        le=1,
-        description="Graph risk of an author at which borderline items go to review instead of allow.",
-    )
-    account_risk_borderline: float = Field(
-        default=0.5,
-        gt=0,
-        le=1,
-        description="Borderline = a category's probability is at least this share of its flag threshold.",
-    )
-    cascade_exits: bool = Field(
-        default=True,
-        description="Let confidently benign items leave the cascade early (thresholds in cascade.json).",
-    )
-    fast_exit_probability: float | None = Field(
-        default=0.995, description="Skip the encoder tier when the fast tier is this sure of a violation."
-    )
+    graph: GraphSettings = Field(default_factory=GraphSettings)
+
+    def override(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some fields of some sections changed, validated like any other settings:
+        `settings.override(pipeline={"cascade_exits": False})`."""
+        update: dict[str, Section] = {}
+        for name, changes in sections.items():
+            current = getattr(self, name, None) if name in type(self).model_fields else None
+            if not isinstance(current, Section):
+                raise ValueError(f"unknown settings section {name!r}")
+            update[name] = type(current).model_validate({**current.model_dump(), **changes})
+        return self.model_copy(update=update)
 
     @classmethod
     def settings_customise_sources(
@@ -313,3 +365,43 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def describe_settings(
+    settings: Settings | None = None,
+    environ: Mapping[str, str] | None = None,
+    toml_path: Path = Path("warden.toml"),
+) -> list[tuple[str, str, str]]:
+    """(dotted name, effective value, source) for every setting; source is the environment
+    variable that set it, `warden.toml`, or `default`. Secrets are masked."""
+    settings = settings or Settings()
+    environ = os.environ if environ is None else environ
+    from_env = {
+        name[len("WARDEN_") :].lower().replace("__", "."): name
+        for name in environ
+        if name.upper().startswith("WARDEN_")
+    }
+    try:
+        toml = tomllib.loads(toml_path.read_text(encoding="utf-8")) if toml_path.is_file() else {}
+    except (OSError, tomllib.TOMLDecodeError):
+        toml = {}
+
+    def source(key: str, in_toml: bool) -> str:
+        if key in from_env:
+            return f"env {from_env[key]}"
+        return "warden.toml" if in_toml else "default"
+
+    rows: list[tuple[str, str, str]] = []
+    dumped = settings.model_dump(mode="json")
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, Section):
+            table = toml.get(name, {}) if isinstance(toml.get(name), dict) else {}
+            for field in type(value).model_fields:
+                key = f"{name}.{field}"
+                # A whole section set at once (WARDEN_MEDIA='{"threads": 4}') counts for each field.
+                env_key = key if key in from_env else name
+                rows.append((key, json.dumps(dumped[name][field]), source(env_key, field in table)))
+        else:
+            rows.append((name, json.dumps(dumped[name]), source(name, name in toml)))
+    return rows

@@ -77,8 +77,8 @@ def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float]
     items, truth_arr = validation_sample(base.data_dir, n_items, seed=seed, split="test")
     truth = [bool(t) for t in truth_arr]
     configs = {
-        "fast_only": base.model_copy(update={"enable_encoder": False, "enable_multilingual": False}),
-        "full_no_exits": base.model_copy(update={"cascade_exits": False}),
+        "fast_only": base.override(pipeline={"enable_encoder": False, "enable_multilingual": False}),
+        "full_no_exits": base.override(pipeline={"cascade_exits": False}),
         "cascade": base,
         # Cache off: the warm-up items would otherwise be answered from it.
         "cascade_judge": base.model_copy(

@@ -215,12 +215,12 @@ def exit_figures(
     violating = _sample(
         [i for i in items if i.split == "test" and i.positives() and i.dataset != "warden-contrast"], n
     )
-    with_exits = Moderator.from_settings(settings.model_copy(update={"cascade_exits": True}), policy).load()
+    with_exits = Moderator.from_settings(settings.override(pipeline={"cascade_exits": True}), policy).load()
     if not any(stage.exit_below is not None for stage in with_exits.pipeline.stages):
         console.print("[yellow]no benign exits fitted (cascade.json): nothing leaves after the fast tier[/]")
     exited = [not any("encoder" in s.name for s in d.stages) for d in decide(with_exits, benign)]
     caught_exits = [s.caught_own for s in score_items(with_exits, violating)]
-    without = Moderator.from_settings(settings.model_copy(update={"cascade_exits": False}), policy).load()
+    without = Moderator.from_settings(settings.override(pipeline={"cascade_exits": False}), policy).load()
     caught_full = [s.caught_own for s in score_items(without, violating)]
     full = float(np.mean(caught_full)) if caught_full else 0.0
     return {
@@ -270,7 +270,7 @@ def loo_fold(
         **train_options,  # type: ignore[arg-type]
     )
     report = train(policy, config, console)
-    fold = settings.model_copy(update={"models_dir": out_dir, "cascade_exits": False})
+    fold = settings.model_copy(update={"models_dir": out_dir}).override(pipeline={"cascade_exits": False})
     moderator = Moderator.from_settings(fold, policy).load()
     return detection_metrics(score_items(moderator, loo_held_out(items, members, n_eval))), report
 
@@ -349,9 +349,7 @@ def _loo_families_from_env() -> list[str] | None:
 def run() -> dict[str, float]:
     base = get_settings()
     # The text tier's own quality: no benign exits, no LLM judge (the cascade area measures those).
-    settings = base.model_copy(
-        update={"cascade_exits": False, "judge": base.judge.model_copy(update={"enabled": False})}
-    )
+    settings = base.override(pipeline={"cascade_exits": False}, judge={"enabled": False})
     policy = load_policy(settings.policy_path)
     items = load_datasets(Path(settings.data_dir))
     moderator = Moderator.from_settings(settings, policy).load()

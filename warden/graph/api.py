@@ -2,7 +2,7 @@
 
 Mount with `app.include_router(warden.graph.api.router)`. The service lives on
 `app.state.warden_graph` (a `GraphService`), which `create_app`'s lifespan builds from
-`GraphSettings` (env WARDEN_GRAPH_*). Roles follow `warden.serve.auth`.
+`Settings.graph` (env WARDEN_GRAPH__*, `[graph]` in warden.toml). Roles follow `warden.serve.auth`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import WardenError
-from .config import GraphSettings
+from ..settings import get_settings
 from .service import GraphService
 
 graph_app = typer.Typer(
@@ -33,7 +33,7 @@ def _fail(message: str) -> None:
 
 
 def _service(graph: Path | None, labels: Path | None = None, must_exist: bool = True) -> GraphService:
-    settings = GraphSettings()
+    settings = get_settings().graph
     path = graph or settings.path or DEFAULT_GRAPH
     if must_exist and not path.exists():
         _fail(f"{path}: no graph yet (run `warden graph ingest FILE` first)")

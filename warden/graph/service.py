@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import NotFoundError, ValidationError
+from ..settings import GraphSettings
 from .base import GraphDetector, GraphScores, Labels
 from .combine import MaxDetector, StackedDetector
-from .config import GraphSettings
 from .coordination import CoordinatedGroup, CoordinationDetector
 from .events import iter_event_rows
 from .gnn import GNNDetector

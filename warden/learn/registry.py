@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import NotFoundError, ValidationError
-from ..settings import Settings
+from ..settings import PipelineSettings, Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -62,6 +62,8 @@ BASELINE = "baseline"
 GOLDEN_FILE = "golden.jsonl"
 GOLDEN_PER_DATASET = 150
 GOLDEN_SEED = 20261122
+# The artifacts every model version must have (the multilingual heads are optional).
+_ENGLISH_ONLY = Settings(pipeline=PipelineSettings(enable_multilingual=False))
 
 
 @dataclass(frozen=True)
@@ -146,9 +148,9 @@ def _sha256(path: Path) -> str:
 def required_artifacts(settings: Settings) -> list[str]:
     """Model files the pipeline loads under `settings` (cascade.json is optional: no early exits)."""
     names = ["linear.npz", "fusion.json"]
-    if settings.enable_encoder:
+    if settings.pipeline.enable_encoder:
         names.append("encoder_minilm.npz")
-    if settings.enable_multilingual:
+    if settings.pipeline.enable_multilingual:
         names.append("multilingual_e5.npz")
     return names
 
@@ -303,7 +305,7 @@ class ModelRegistry:
             raise ValidationError(
                 "a new registry needs a golden set: pass a golden JSONL or the data directory"
             )
-        for name in required_artifacts(Settings(enable_multilingual=False)):
+        for name in required_artifacts(_ENGLISH_ONLY):
             if not (self.baseline / name).is_file():
                 raise ValidationError(f"baseline models {self.baseline} lack {name}")
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -362,9 +364,7 @@ class ModelRegistry:
         """Make `version_id` live (atomic pointer switch); the previous live version is kept as retired."""
         target = self.version(version_id)
         path = self.path_of(version_id)
-        missing = [
-            n for n in required_artifacts(Settings(enable_multilingual=False)) if not (path / n).is_file()
-        ]
+        missing = [n for n in required_artifacts(_ENGLISH_ONLY) if not (path / n).is_file()]
         if missing:
             raise ValidationError(
                 f"version {version_id} at {path} lacks {', '.join(missing)}: cannot go live"

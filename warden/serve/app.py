@@ -21,7 +21,6 @@ from ..banks.service import BankService
 from ..content import check_limits
 from ..decision import Decision
 from ..errors import ConflictError, ValidationError
-from ..graph.config import GraphSettings
 from ..graph.service import GraphService
 from ..graph.signal import AccountRiskScorer
 from ..media.storage import MediaStore
@@ -493,7 +492,7 @@ def create_app(
                     lambda: BankMatcher(settings.banks, settings.limits).load(st.banks)
                 )
                 banks = BankService(st.banks, matcher, mod.policy)
-            graph = await asyncio.to_thread(GraphService.from_settings, GraphSettings())
+            graph = await asyncio.to_thread(GraphService.from_settings, settings.graph)
             app.state.warden_graph = graph
             # A moderator of its own: an injected one may be shared with other apps.
             mod = Moderator(
@@ -501,7 +500,7 @@ def create_app(
                 mod.pipeline,
                 mod.settings,
                 banks=matcher,
-                account_risk=AccountRiskScorer(graph, evidence_at=settings.account_risk_review_at),
+                account_risk=AccountRiskScorer(graph, evidence_at=settings.graph.account_risk_review_at),
                 judge=mod.judge,
                 media=mod.media,
             )
@@ -514,8 +513,8 @@ def create_app(
             service = ModerationService(mod, st, review)  # routes decisions to review queues
             batcher = MicroBatcher(
                 service.moderate,
-                max_size=settings.batch_max_size,
-                max_wait_ms=settings.batch_max_wait_ms,
+                max_size=settings.pipeline.batch_max_size,
+                max_wait_ms=settings.pipeline.batch_max_wait_ms,
                 on_batch=metrics_.batch_size.observe,
             )
             app.state.warden = AppState(
