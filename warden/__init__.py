@@ -1,12 +1,16 @@
 """Warden: a self-hostable Trust & Safety platform.
 
-Python API::
+Python API (the same composition root as the API and the CLI: banks, graph, review)::
 
-    from warden import Content, Moderator
-    moderator = Moderator.from_settings().load()
-    [decision] = moderator.moderate([Content(id="post-1", text="...")])
+    import warden
+    with warden.open() as app:                 # settings from env / warden.toml; store=False: none
+        [decision] = app.moderate([warden.Content(id="post-1", text="...")])
     decision.action, decision.categories["hate"].probability, decision.reasons
+
+`Moderator.from_settings().load()` is the models alone (no banks, no graph, nothing stored).
 """
+
+from typing import Any
 
 from .content import Content
 from .decision import CategoryScore, Decision, Reason
@@ -27,8 +31,20 @@ __all__ = [
     "Reason",
     "Settings",
     "Signal",
+    "Warden",
+    "build",
     "get_settings",
     "load_policy",
+    "open",
     "registry",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The composition root pulls in the store (SQLAlchemy): imported on first use only.
+    if name in {"open", "build", "Warden"}:
+        from . import bootstrap
+
+        return getattr(bootstrap, name)
+    raise AttributeError(f"module 'warden' has no attribute {name!r}")

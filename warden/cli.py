@@ -24,10 +24,9 @@ from .review.cli import review_app
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from .bootstrap import Warden
     from .content import Content
     from .decision import Decision
-    from .moderator import Moderator
-    from .service import ModerationService
 
 app = typer.Typer(help="Warden: policy-driven content moderation.", no_args_is_help=True)
 policy_app = typer.Typer(help="Work with policy files.", no_args_is_help=True)
@@ -192,36 +191,18 @@ def moderate(
     banks: Annotated[bool, typer.Option(help="Match against the banks in the database first.")] = True,
 ) -> None:
     """Moderate a file of items; writes one decision per line."""
+    from .bootstrap import build
     from .content import Content
     from .decision import Decision
-    from .moderator import Moderator
-    from .store import Store
 
     settings = _settings(policy)
-    db = None
-    if store or (banks and settings.banks.enabled):
-        db = Store(settings.database_url)
-        db.migrate()
+    # The composition root, as for the API: banks and graph stages, and with --store the service
+    # that stores decisions and routes them to review. The database is opened only when needed.
+    needs_db = store or (banks and settings.banks.enabled)
     try:
-        matcher = None
-        if db is not None and banks and settings.banks.enabled:
-            from .banks.matcher import BankMatcher
-
-            matcher = BankMatcher(settings.banks, settings.limits).load(db.banks)
-        moderator = Moderator.from_settings(settings, banks=matcher).load()
+        parts = build(settings, store=needs_db, store_decisions=store, use_banks=banks, load_media=False)
     except (WardenError, FileNotFoundError) as exc:
         _fail(str(exc))
-    service = None
-    if store and db is not None:
-        from .service import ModerationService
-
-        review = None
-        if settings.review.enabled:  # items needing a person are queued, as the API does
-            from .media.storage import MediaStore
-            from .review.service import ReviewService
-
-            review = ReviewService(db, moderator.policy, settings, MediaStore(settings.media.store_dir))
-        service = ModerationService(moderator, db, review)
     try:
         rows = list(_read_items(file)) if file is not None else []
     except WardenError as exc:
@@ -247,7 +228,7 @@ def moderate(
                     for row in chunk
                 ]
                 outcomes = _moderate_valid(
-                    [r for _, r in checked if isinstance(r, Content)], moderator, service
+                    [r for _, r in checked if isinstance(r, Content)], parts
                 )
                 # Output keeps the input order: decisions and error records interleaved.
                 for content_id, result in checked:
@@ -262,6 +243,7 @@ def moderate(
     finally:
         if output:
             out.close()
+        parts.close()
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     done = sum(counts.values())
     console.print(f"[green]done[/]: {done} decisions ({summary}); {errors} invalid item(s)")
@@ -314,15 +296,13 @@ def _check_row(
     return item.id, item
 
 
-def _moderate_valid(
-    items: list[Content], moderator: Moderator, service: ModerationService | None
-) -> dict[str, Decision | str]:
+def _moderate_valid(items: list[Content], parts: Warden) -> dict[str, Decision | str]:
     """Decision (or error message) per content id."""
 
     from .media.intake import MediaBatchError
 
     def run(batch: list[Content]) -> list[Decision]:
-        return moderator.moderate(batch) if service is None else service.moderate(batch, actor="cli")
+        return parts.moderate(batch, actor="cli")
 
     refused: dict[str, Decision | str] = {}
     try:

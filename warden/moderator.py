@@ -157,6 +157,22 @@ class Moderator:
             media=self.media,
         )
 
+    def attach(
+        self, banks: BankMatcher | None = None, account_risk: AccountRiskScorer | None = None
+    ) -> Moderator:
+        """A moderator that shares this one's loaded models, policy and judge, with the given bank
+        matcher and graph scorer (the composition root wires them; an injected moderator may be
+        shared by other apps, so it is never changed in place)."""
+        return Moderator(
+            self.policy,
+            self.pipeline,
+            self.settings,
+            banks=banks,
+            account_risk=account_risk,
+            judge=self.judge,
+            media=self.media,
+        )
+
     def load(self) -> Moderator:
         self.pipeline.load()
         if self.judge is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -25,20 +26,12 @@ def _fail(message: str) -> None:
 
 
 def _service(load_index: bool = False):  # type: ignore[no-untyped-def]
-    from ..policy.model import load_policy
+    from ..bootstrap import bank_service, open_store
     from ..settings import get_settings
-    from ..store import Store
-    from .matcher import BankMatcher
-    from .service import BankService
 
     settings = get_settings()
-    store = Store(settings.database_url)
-    store.migrate()
-    matcher = BankMatcher(settings.banks, settings.limits)
-    if load_index:
-        with console.status("loading bank indexes"):
-            matcher.load(store.banks)
-    return BankService(store.banks, matcher, load_policy(settings.policy_path))
+    with console.status("loading bank indexes") if load_index else contextlib.nullcontext():
+        return bank_service(settings, open_store(settings), load_index=load_index)
 
 
 def _kind(path: Path, kind: str | None) -> str:

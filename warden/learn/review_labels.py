@@ -138,15 +138,11 @@ def read_review_labels(path: Path, categories: Sequence[str] = CATEGORIES) -> li
 
 def review_service() -> ReviewService:
     """The review service over the configured database (reading labels and tasks needs no media store)."""
-    from ..policy.model import load_policy
-    from ..review.service import ReviewService
+    from ..bootstrap import open_store, review_service
     from ..settings import get_settings
-    from ..store import Store
 
     settings = get_settings()
-    store = Store(settings.database_url)
-    store.migrate()
-    return ReviewService(store, load_policy(settings.policy_path), settings)
+    return review_service(settings, open_store(settings))
 
 
 def labels_from_store() -> list[ReviewLabel]:

@@ -29,18 +29,11 @@ def _fail(message: str) -> None:
 
 
 def _service() -> ReviewService:
-    from ..media.storage import MediaStore
-    from ..policy.model import load_policy
+    from ..bootstrap import open_store, review_service
     from ..settings import get_settings
-    from ..store import Store
-    from .service import ReviewService
 
     settings = get_settings()
-    store = Store(settings.database_url)
-    store.migrate()
-    return ReviewService(
-        store, load_policy(settings.policy_path), settings, MediaStore(settings.media.store_dir)
-    )
+    return review_service(settings, open_store(settings))
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

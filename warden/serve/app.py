@@ -16,14 +16,11 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Res
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from ..banks.matcher import BankMatcher
 from ..banks.service import BankService
+from ..bootstrap import build
 from ..content import check_limits
 from ..decision import Decision
 from ..errors import ConflictError, ValidationError
-from ..graph.service import GraphService
-from ..graph.signal import AccountRiskScorer
-from ..media.storage import MediaStore
 from ..moderator import Moderator
 from ..policy.model import Policy, PolicyError, load_policy_text
 from ..review.service import ReviewService
@@ -143,10 +140,6 @@ def _policy_yaml(policy: Policy, settings: Settings) -> str:
     except (OSError, PolicyError):
         pass
     return yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-
-
-def _load_moderator(settings: Settings) -> Moderator:
-    return Moderator.from_settings(settings).load()
 
 
 def _record_active_policy(store: Store, policy: Policy, settings: Settings) -> None:
@@ -475,42 +468,20 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Threads keep the event loop (and Ctrl+C) responsive while models and the schema load.
-        mod = moderator if moderator is not None else await asyncio.to_thread(_load_moderator, settings)
         st = store or Store(settings.database_url)
         try:
-            await asyncio.to_thread(st.migrate)
+            # The composition root loads the models (unless given) and wires banks (index rebuilt
+            # from the store on every start, so it survives restarts), the graph, review and the
+            # service, as for the CLI and the Python API. A thread keeps the loop responsive.
+            parts = await asyncio.to_thread(build, settings, store=st, moderator=moderator)
+            mod, banks, review, service = parts.moderator, parts.banks, parts.review, parts.service
+            assert service is not None  # a store was given: decisions are stored
             await asyncio.to_thread(_record_active_policy, st, mod.policy, settings)
             if settings.auth_enabled:
                 await asyncio.to_thread(ensure_bootstrap_admin, st, settings.database_url)
             else:
                 log.warning("authentication is DISABLED (auth_enabled=false): for local development only")
-            banks: BankService | None = None
-            matcher: BankMatcher | None = None
-            if settings.banks.enabled:
-                # The index is rebuilt from the store on every start, so it survives restarts.
-                matcher = await asyncio.to_thread(
-                    lambda: BankMatcher(settings.banks, settings.limits).load(st.banks)
-                )
-                banks = BankService(st.banks, matcher, mod.policy)
-            graph = await asyncio.to_thread(GraphService.from_settings, settings.graph)
-            app.state.warden_graph = graph
-            # A moderator of its own: an injected one may be shared with other apps.
-            mod = Moderator(
-                mod.policy,
-                mod.pipeline,
-                mod.settings,
-                banks=matcher,
-                account_risk=AccountRiskScorer(graph, evidence_at=settings.graph.account_risk_review_at),
-                judge=mod.judge,
-                media=mod.media,
-            )
-            await asyncio.to_thread(mod.load_media)
-            review = (
-                ReviewService(st, mod.policy, settings, MediaStore(settings.media.store_dir))
-                if settings.review.enabled
-                else None
-            )
-            service = ModerationService(mod, st, review)  # routes decisions to review queues
+            app.state.warden_graph = parts.graph
             batcher = MicroBatcher(
                 service.moderate,
                 max_size=settings.pipeline.batch_max_size,
