@@ -44,6 +44,7 @@ run: setup
 
 lint: setup
 	$(VENV)/bin/ruff check warden tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: setup
 	$(VENV)/bin/mypy warden

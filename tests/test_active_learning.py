@@ -329,9 +329,9 @@ def test_learn_and_labels_from_the_review_store(tmp_path: Path, monkeypatch: pyt
         assert task is not None
         service.decide(task.id, "rev1", "remove", ["violence"] if "kill" in task.text else ["hate"])
 
-        [label] = labels_from_store()
+        [label] = labels_from_store(service)
         assert label.text == task.text and label.reviewer == "rev1"
-        pool = pool_from_store()
+        pool = pool_from_store(service)
         assert {i.id for i in pool if not i.labelled} <= queued - {task.content_id}
         assert [i.id for i in pool if i.labelled] == [task.content_id]
         out = tmp_path / "batch.jsonl"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from support import require_data
 
-from warden.cascade import CANDIDATES, CascadePlan, fit_cascade, validation_sample
+from warden.cascade import CANDIDATES, CascadePlan, fit_cascade
 from warden.content import Content
+from warden.learn.validation import validation_sample
 from warden.moderator import Moderator
 from warden.settings import get_settings
 

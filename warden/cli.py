@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .bootstrap import Warden
     from .content import Content
     from .decision import Decision
+    from .review.service import ReviewService
 
 app = typer.Typer(help="Warden: policy-driven content moderation.", no_args_is_help=True)
 policy_app = typer.Typer(help="Work with policy files.", no_args_is_help=True)
@@ -76,6 +77,12 @@ def config_show(
     for key, value, source in rows:
         table.add_row(key, value, source)
     Console().print(table)
+
+
+def _review_service(settings: Settings) -> ReviewService:
+    from .bootstrap import open_store, review_service
+
+    return review_service(settings, open_store(settings))
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -369,6 +376,7 @@ def train(
         skip_e5=skip_multilingual,
         datasets=dataset or None,
         max_items_per_dataset=max_items_per_dataset,
+        pipeline=settings.pipeline,
     )
     try:
         if not gated:
@@ -380,7 +388,7 @@ def train(
 
         active = load_policy(settings.policy_path)
         review = read_review_labels(labels, active.category_ids) if labels else []
-        review += store_labels() if labels_from_store else []
+        review += store_labels(_review_service(settings)) if labels_from_store else []
         reg = ModelRegistry(registry or DEFAULT_ROOT, baseline=settings.models_dir)
         report = train_and_gate(active, config, reg, settings, review, golden, console=console)
     except (WardenError, FileNotFoundError) as exc:
@@ -473,7 +481,7 @@ def learn(
         _fail("give exactly one pool: --data FILE or --from-store")
     settings = _settings(policy)
     try:
-        pool = read_pool(data) if data is not None else pool_from_store()
+        pool = read_pool(data) if data is not None else pool_from_store(_review_service(settings))
         if labels is not None:
             pool = mark_labelled(pool, [lab.text for lab in read_review_labels(labels)])
         moderator = Moderator.from_settings(settings).load()
@@ -739,7 +747,8 @@ def cascade_fit(
     data_dir: Annotated[Path | None, typer.Option(help="Root of the data sets.")] = None,
 ) -> None:
     """Fit the benign-exit thresholds on validation data and write cascade.json beside the models."""
-    from .cascade import fit_cascade, validation_sample
+    from .cascade import fit_cascade
+    from .learn.validation import validation_sample
     from .moderator import Moderator
 
     settings = get_settings().override(pipeline={"cascade_exits": False})

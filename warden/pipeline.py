@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from .content import Content
+from .decider import Decider
 from .decision import StageTrace
 from .detectors.base import Detector
-from .fusion import FusionModel, route_of
+from .fusion import ROUTES, FusionModel, route_of
 from .policy.model import Policy
 from .signals import Signal
 
@@ -46,12 +47,28 @@ class ItemResult:
     # whether that stage had evaluated every category.
     stage_probabilities: list[np.ndarray] = field(default_factory=list)
     stage_complete: list[bool] = field(default_factory=list)
-    # The LLM judge's rationale when the item reached the judge stage (set by the Moderator).
+    # The LLM judge's rationale when the item reached the judge stage (set by the judge stage).
     judge: dict[str, Any] | None = None
 
 
+def flag_thresholds(policy: Policy, fusion: FusionModel) -> dict[str, np.ndarray]:
+    """Per route, each policy category's flag threshold, as the Decider resolves it."""
+    decider = Decider(policy, fusion)
+    return {
+        route: np.array([decider.flag_threshold(c, route) for c in policy.category_ids]) for route in ROUTES
+    }
+
+
 class Pipeline:
-    def __init__(self, stages: list[Stage], fusion: FusionModel, categories: Sequence[str]) -> None:
+    """The text cascade: tiers of detectors in cost order over one fusion model, for one policy."""
+
+    def __init__(
+        self,
+        stages: list[Stage],
+        fusion: FusionModel,
+        categories: Sequence[str],
+        flag_thresholds: dict[str, np.ndarray] | None = None,
+    ) -> None:
         names = [d.name for s in stages for d in s.detectors]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -59,9 +76,9 @@ class Pipeline:
         self.stages = stages
         self.fusion = fusion
         self.categories = list(categories)
-        # Per route, each category's flag threshold: `exit_below` is relative to these. Set by the
-        # Moderator from its Decider; without them benign exits are off.
-        self.flag_thresholds: dict[str, np.ndarray] = {}
+        # Per route, each category's flag threshold: `exit_below` and the judge band are relative
+        # to these (`flag_thresholds(policy, fusion)`); without them benign exits are off.
+        self.flag_thresholds: dict[str, np.ndarray] = flag_thresholds or {}
         self._load_lock = threading.Lock()
         self._loaded = False
 
@@ -69,7 +86,7 @@ class Pipeline:
         """The same stages and fusion for another policy: detectors that read the policy are rebuilt,
         the others (loaded models) are shared, so a policy change reloads no model file."""
         stages = [replace(s, detectors=[d.for_policy(policy) for d in s.detectors]) for s in self.stages]
-        return Pipeline(stages, self.fusion, policy.category_ids)
+        return Pipeline(stages, self.fusion, policy.category_ids, flag_thresholds(policy, self.fusion))
 
     def load(self) -> None:
         # One lock for all detectors: concurrent first calls must not see half-loaded models.

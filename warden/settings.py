@@ -266,8 +266,35 @@ class ReviewSettings(Section):
     )
 
 
+class TextTier(Section):
+    """One tier of the text cascade: detectors (registry names) that run together, cheapest first."""
+
+    name: str
+    detectors: list[str] = Field(min_length=1)
+
+
+def _default_text_tiers() -> list[TextTier]:
+    return [
+        TextTier(name="fast", detectors=["linear_ngram"]),
+        TextTier(
+            name="encoder", detectors=["encoder_minilm", "fewshot_minilm", "multilingual_e5", "fewshot_e5"]
+        ),
+    ]
+
+
 class PipelineSettings(Section):
-    """Which tiers run, when an item may leave early, and how requests are batched."""
+    """Which stages and tiers run, when an item may leave early, and how requests are batched."""
+
+    stages: list[str] = Field(
+        default_factory=lambda: ["banks", "text", "judge", "media", "graph"],
+        min_length=1,
+        description="Stages every item passes, in order (names from warden.stages; JSON list in env).",
+    )
+    text_tiers: list[TextTier] = Field(
+        default_factory=_default_text_tiers,
+        min_length=1,
+        description="The text cascade's tiers in cost order (detector names; training reads the same list).",
+    )
 
     enable_encoder: bool = Field(default=True, description="Run the encoder tier (English MiniLM heads).")
     enable_multilingual: bool = Field(default=True, description="Run the multilingual E5 heads.")

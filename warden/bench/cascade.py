@@ -69,7 +69,8 @@ def judge_figures(
 def cascade_figures(n_items: int = 400, seed: int = 3) -> tuple[dict[str, float], list[dict[str, object]]]:
     from rich.table import Table
 
-    from ..cascade import f1_score, validation_sample
+    from ..cascade import f1_score
+    from ..learn.validation import validation_sample
     from ..moderator import Moderator
     from ..runtime.embedders import clear_embedder_caches
 

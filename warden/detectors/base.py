@@ -8,8 +8,10 @@ lives on the class, and names are checked for uniqueness when registered.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -17,9 +19,22 @@ from ..content import Content
 from ..policy.model import Policy
 from ..signals import Signal
 
+if TYPE_CHECKING:
+    from ..runtime.embedders import Embedder
+
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a declared detector may be built from: the models folder, the policy, and embedders to
+    share (training passes cached ones; serving leaves it empty and gets the process-wide ones)."""
+
+    models_dir: Path
+    policy: Policy
+    embedders: Mapping[str, Embedder] = field(default_factory=dict)
 
 
 class Detector(ABC):
@@ -38,6 +53,17 @@ class Detector(ABC):
     def load(self) -> None:
         """Read model files. Idempotent; called by the pipeline before first use."""
         self._loaded = True
+
+    @classmethod
+    def build(cls, context: BuildContext) -> Detector:
+        """The detector as a pipeline declaration names it (`pipeline.text_tiers`)."""
+        raise TypeError(f"detector {cls.name!r} cannot be declared in a pipeline: it has no build()")
+
+    def evidence_spans(self, text: str, category: str) -> list[dict]:
+        """Text spans that speak for `category` in `text`, even below this detector's own evidence
+        threshold (media evidence needs words to box when another detector carried the score).
+        Detectors without span-level evidence return none."""
+        return []
 
     def for_policy(self, policy: Policy) -> Detector:
         """This detector for another policy: itself, unless it reads the policy (few-shot, judge)."""

@@ -18,7 +18,7 @@ from ..content import Content
 from ..runtime.embedders import Embedder, get_embedder
 from ..signals import Signal
 from ..text.windows import max_per_owner, windows
-from .base import Detector, registry, sigmoid
+from .base import BuildContext, Detector, registry, sigmoid
 
 
 class EmbeddingHeadDetector(Detector):
@@ -31,6 +31,10 @@ class EmbeddingHeadDetector(Detector):
     def __init__(self, model_dir: Path, embedder: Embedder | None = None) -> None:
         self.model_dir = Path(model_dir)
         self._embedder = embedder
+
+    @classmethod
+    def build(cls, context: BuildContext) -> EmbeddingHeadDetector:
+        return cls(context.models_dir, embedder=context.embedders.get(cls.embedder_name))
 
     @property
     def embedder(self) -> Embedder:

@@ -19,7 +19,7 @@ from ..content import Content
 from ..policy.model import Policy
 from ..runtime.embedders import Embedder, get_embedder
 from ..signals import Evidence, Signal
-from .base import Detector, registry
+from .base import BuildContext, Detector, registry
 
 # Everyday sentences that violate nothing: they anchor "benign" when a policy has few
 # out-of-scope examples.
@@ -65,6 +65,10 @@ class PolicyFewShotDetector(Detector):
         self.policy = policy
         self._embedder = embedder
         self.max_spans = max_spans
+
+    @classmethod
+    def build(cls, context: BuildContext) -> PolicyFewShotDetector:
+        return cls(context.policy, embedder=context.embedders.get(cls.embedder_name))
 
     def for_policy(self, policy: Policy) -> PolicyFewShotDetector:
         # Prototypes come from the policy's examples: a new policy needs new ones (same embedder).

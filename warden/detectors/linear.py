@@ -18,7 +18,7 @@ from ..content import Content
 from ..signals import Evidence, Signal
 from ..text.features import HashedNgrams
 from ..text.windows import max_per_owner, windows
-from .base import Detector, registry, sigmoid
+from .base import BuildContext, Detector, registry, sigmoid
 
 _WORD = re.compile(r"\w[\w'*@$!]*", re.UNICODE)
 ARTIFACT = "linear.npz"
@@ -74,6 +74,23 @@ class LinearNgramDetector(Detector):
             scores = {c: float(probs[row, k]) for k, c in enumerate(self.categories)}
             signals[i] = Signal(self.name, self.version, scores=scores, evidence=evidence[row])
         return signals
+
+    @classmethod
+    def build(cls, context: BuildContext) -> LinearNgramDetector:
+        return cls(context.models_dir)
+
+    def evidence_spans(self, text: str, category: str) -> list[dict]:
+        self.load()
+        if category not in self.categories:
+            return []
+        words = list(_WORD.finditer(text))[:200]
+        if not words:
+            return []
+        # Only `category` is hot, whatever its score: the caller already knows it matters.
+        hot = np.full(len(self.categories), -1.0, dtype=np.float32)
+        hot[self.categories.index(category)] = max(self.evidence_min_score, 1.0)
+        logits = self.predict_logits([m.group(0) for m in words]) - self.bias
+        return [ev.to_dict() for ev in self._evidence(words, hot, logits) if ev.start is not None]
 
     def _evidence_batch(self, texts: list[str], probs: np.ndarray) -> list[list[Evidence]]:
         """Word-level evidence for every text with a hot category, scoring all words in one pass."""

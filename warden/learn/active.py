@@ -42,6 +42,7 @@ from ..errors import ValidationError
 
 if TYPE_CHECKING:
     from ..moderator import Moderator
+    from ..review.service import ReviewService
 
 Strategy = Literal["random", "uncertainty", "margin", "kcenter", "hybrid"]
 STRATEGIES: tuple[Strategy, ...] = ("random", "uncertainty", "margin", "kcenter", "hybrid")
@@ -271,11 +272,8 @@ def _unique(items: list[PoolItem], source: Path | str) -> list[PoolItem]:
     return items
 
 
-def pool_from_store(limit: int = 500) -> list[PoolItem]:
-    """Pending review tasks (unlabelled) plus every labelled text, from the configured database."""
-    from .review_labels import review_service
-
-    service = review_service()
+def pool_from_store(service: ReviewService, limit: int = 500) -> list[PoolItem]:
+    """Pending review tasks (unlabelled) plus every labelled text, from the review service's database."""
     labelled = {r["content_id"]: r for r in service.export_labels() if r.get("text")}
     items: list[PoolItem] = []
     seen: set[str] = set()

@@ -136,18 +136,9 @@ def read_review_labels(path: Path, categories: Sequence[str] = CATEGORIES) -> li
     return parse_review_labels(rows, categories, source=str(path))
 
 
-def review_service() -> ReviewService:
-    """The review service over the configured database (reading labels and tasks needs no media store)."""
-    from ..bootstrap import open_store, review_service
-    from ..settings import get_settings
-
-    settings = get_settings()
-    return review_service(settings, open_store(settings))
-
-
-def labels_from_store() -> list[ReviewLabel]:
-    """Every review and appeal label in the configured database, through the review service."""
-    return parse_review_labels(review_service().export_labels(), source="review store")
+def labels_from_store(service: ReviewService) -> list[ReviewLabel]:
+    """Every review and appeal label in the review service's database."""
+    return parse_review_labels(service.export_labels(), source="review store")
 
 
 def _resolve(group: list[ReviewLabel]) -> tuple[bool, tuple[str, ...]] | None:

@@ -28,14 +28,13 @@ from sklearn.metrics import average_precision_score, precision_recall_curve
 from sklearn.model_selection import StratifiedKFold
 
 from ..content import Content
-from ..detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
-from ..detectors.fewshot import E5FewShotDetector, MiniLMFewShotDetector
-from ..detectors.linear import LinearNgramDetector
 from ..evaluate.metrics import expected_calibration_error
 from ..fusion import ROUTES, CategoryFusion, FusionModel, PrecisionCurve, route_of, signal_features
 from ..policy.model import Policy
 from ..runtime.embedders import E5Embedder, MiniLMOnnxEmbedder
+from ..settings import PipelineSettings
 from ..signals import Signal
+from ..stages.text import declared_tiers
 from ..text.features import HashedNgrams
 from ..text.langid import detect_languages
 from .datasets import LabeledText, load_datasets, sample_key
@@ -75,6 +74,8 @@ class TrainConfig:
     # text; `protected_texts` (e.g. a golden set) are never trained on.
     extra_items: list[LabeledText] = field(default_factory=list)
     protected_texts: list[str] = field(default_factory=list)
+    # The text tiers fusion is fitted for: the same declaration serving reads (`pipeline.text_tiers`).
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
 
 def _labels_matrix(items: Sequence[LabeledText], categories: Sequence[str]) -> np.ndarray:
@@ -205,10 +206,14 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     langs = detect_languages([i.text for i in calib_items])
     routes = np.array([route_of(lang) for lang in langs])
     contents = [Content(id=i.id, text=i.text) for i in calib_items]
-    stage1 = [LinearNgramDetector(out)]
-    stage2 = [MiniLMHeadDetector(out, embedder=minilm), MiniLMFewShotDetector(policy, embedder=minilm)]
-    if not config.skip_e5:
-        stage2 += [E5HeadDetector(out, embedder=e5), E5FewShotDetector(policy, embedder=e5)]
+    # Every declared tier (the serving switches aside: fusion must cover each deployment's choice).
+    tiers = declared_tiers(
+        PipelineSettings(text_tiers=config.pipeline.text_tiers),
+        out,
+        policy,
+        embedders={"minilm": minilm, "e5": e5},
+        skip_embedders=frozenset({"e5"}) if config.skip_e5 else frozenset(),
+    )
     # Pre-embed with progress bars (the detectors then hit the cache).
     minilm.embed(
         [c.text for c, r in zip(contents, routes, strict=True) if r == "en"], label="calibration: MiniLM"
@@ -218,10 +223,12 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
             [c.text for c, r in zip(contents, routes, strict=True) if r != "en"], label="calibration: E5"
         )
     signals: list[list[Signal]] = [[] for _ in contents]
-    for det in stage1 + stage2:
-        for i, sig in enumerate(det.detect(contents, langs)):
-            signals[i].append(sig)
-    prefixes = [[d.name for d in stage1], [d.name for d in stage1 + stage2]]
+    for _, detectors in tiers:
+        for det in detectors:
+            for i, sig in enumerate(det.detect(contents, langs)):
+                signals[i].append(sig)
+    # Fusion for each prefix of the cascade: an item that leaves after tier k is fused on tiers <= k.
+    prefixes = [[d.name for _, ds in tiers[: k + 1] for d in ds] for k in range(len(tiers))]
     calib_metrics: dict[str, Any] = {}
     for prefix in prefixes:
         key = FusionModel.prefix_key(prefix)
