@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...settings import BankSettings, Limits
 from .base import Fingerprint, IndexHit, SignalIndex, SignalType
+from .domain import DomainSignal
 from .exact import Md5Signal, Sha256Signal
 from .image_embedding import ImageEmbeddingSignal
 from .pdq import PdqSignal
@@ -23,6 +24,7 @@ SIGNAL_TYPES: dict[str, type[SignalType]] = {
         TextNearDupSignal,
         TextEmbeddingSignal,
         ImageEmbeddingSignal,
+        DomainSignal,
     )
 }
 _ALIASES = {alias: cls.name for cls in SIGNAL_TYPES.values() for alias in cls.aliases}
