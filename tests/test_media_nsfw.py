@@ -302,3 +302,68 @@ def test_image_embedding_values_are_validated():
         signal_type.validate(base64.b64encode(bytes(2048)).decode())
     with pytest.raises(ValueError, match="1024 dimensions"):
         encode_vector(np.ones(10))
+
+
+def test_an_image_is_decoded_once_and_seen_by_the_network_once(photo_bytes, tmp_path, monkeypatch):
+    """With an image_embedding bank, the bank fingerprint and the NSFW score come from one forward
+    pass over one decode; a batch retried without its bad item decodes nothing again."""
+    from warden.banks.exchange import RawEntry
+    from warden.bootstrap import bank_service, open_store
+    from warden.content import Content, Media
+    from warden.media.analyze import MediaTier
+    from warden.media.intake import MediaBatchError
+    from warden.moderator import Moderator
+    from warden.settings import get_settings
+
+    settings = get_settings().model_copy(update={"database_url": f"sqlite:///{tmp_path / 'b.db'}"})
+    store = open_store(settings)
+    try:
+        banks = bank_service(settings, store)
+        banks.create_bank("photos", "sexual", "review", actor="t")
+        banked = ImageEmbeddingSignal(BankSettings()).from_bytes(
+            photo_bytes["bridge-mods/aaa-orig.jpg"], "image"
+        )
+        banks.add_entries("photos", [RawEntry(-1, "image_embedding", banked[0].value)], "t")
+        moderator = Moderator.from_settings(settings).load().attach(banks=banks.matcher).load_media()
+        decodes, passes = [], []
+        real_decode, real_predict = MediaTier.decode, OpenNsfwModel.predict
+        monkeypatch.setattr(
+            MediaTier, "decode", lambda self, *a, **k: decodes.append(1) or real_decode(self, *a, **k)
+        )
+        monkeypatch.setattr(
+            OpenNsfwModel,
+            "predict",
+            lambda self, images: passes.append(len(images)) or real_predict(self, images),
+        )
+        edited = Content(
+            id="edit",
+            kind="image",
+            media=[Media(data=photo_bytes["bridge-mods/blur-a-lot.jpg"], content_type="image/jpeg")],
+        )
+        broken = Content(
+            id="bad",
+            kind="image",
+            media=[Media(data=b"\xff\xd8\xff\xe0 not a jpeg", content_type="image/jpeg")],
+        )
+        other = Content(
+            id="other",
+            kind="image",
+            media=[
+                Media(data=photo_bytes["reg-test-input/labelme-subset/q1050.jpg"], content_type="image/jpeg")
+            ],
+        )
+        with pytest.raises(MediaBatchError) as failed:
+            moderator.moderate([edited, other, broken])
+        assert set(failed.value.failures) == {"bad"}
+        matched, scored = moderator.moderate([edited, other])  # the retry without the bad item
+        assert len(decodes) == 3  # each item once: the good ones are not decoded again
+        # One forward pass per image, at decoding (the bank fingerprint); the media stage reuses it.
+        assert passes == [1, 1]
+        assert (
+            matched.stages[0].exited
+            and matched.reasons[0].evidence[0]["detail"]["signal_type"] == "image_embedding"
+        )
+        assert not scored.stages[0].exited and scored.media[0].frames_analysed == 1
+        assert scored.categories["sexual"].evaluated
+    finally:
+        store.close()

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .errors import ValidationError
 from .settings import Limits
@@ -83,6 +83,11 @@ class Content(BaseModel):
             "that hashes at upload time (as Hasher-Matcher-Actioner deployments do) skip sending media."
         ),
     )
+    # The media path's cache: (the item with its media as bytes, its decoded attachments, the bank
+    # signal types its fingerprints cover), set by `MediaTier.prepare` so an item is decoded once
+    # whichever retries it goes through (a batch with one bad item, the server's batcher, the CLI).
+    # Never serialised.
+    _decoded: Any = PrivateAttr(default=None)
 
     @field_validator("id", "text", "context", "author_id", "parent_id", "language")
     @classmethod

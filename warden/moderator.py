@@ -141,11 +141,15 @@ class Moderator:
             models.update(stage.models())
         return Versions(policy=self.policy.full_version, pipeline=self.pipeline.version, models=models)
 
-    def prepare_media(self, items: Sequence[Content]) -> tuple[list[Content], list[list[Attachment] | None]]:
+    def prepare_media(
+        self, items: Sequence[Content], *, allow_path: bool = True
+    ) -> tuple[list[Content], list[list[Attachment] | None]]:
         """Take in and decode every attachment before any detector runs (MediaBatchError naming each
-        item that fails, so a caller can drop those and moderate the rest). Items come back with their
-        media in `data` form, so content hashes name the bytes."""
-        return self.media.prepare(items, self.banks if self.settings.banks.enabled else None)
+        item that fails, so a caller can drop those and moderate the rest; the others stay decoded).
+        Items come back with their media in `data` form, so content hashes name the bytes.
+        `allow_path=False` for requests from outside (no server-side file paths)."""
+        banks = self.banks if self.settings.banks.enabled else None
+        return self.media.prepare(items, banks, allow_path=allow_path)
 
     def moderate(self, items: Sequence[Content]) -> list[Decision]:
         """Decisions in item order. Items with media are decoded first: if any cannot be, nothing is

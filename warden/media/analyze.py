@@ -22,17 +22,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from ..banks.signal_types.base import Fingerprint
+from ..banks.signal_types.image_embedding import ImageEmbeddingSignal, encode_vector
 from ..content import Content, Media
 from ..errors import MediaError
 from ..settings import MediaSettings, Settings
-from ..signals import Evidence
+from ..signals import Evidence, Signal
 from .fusion import MediaFusion
 from .intake import MediaBatchError, MediaIntakeError, media_status, resolve_item
 from .types import Frame, OcrResult, normalise_ocr_text
 
 if TYPE_CHECKING:
     from ..banks.matcher import BankMatcher
-    from ..banks.signal_types import Fingerprint
     from ..decision import MediaResult
     from ..detectors.image_nsfw import NsfwFrameDetector
     from .frames import DecodedMedia
@@ -202,12 +203,22 @@ class MediaAnalyzer:
                         row[j].ocr = row[_nearest(j, sources)].ocr
                         row[j].ocr_shared = True
 
-    def analyze(self, attachments: Sequence[Sequence[Frame]]) -> list[list[FrameResult]]:
-        """Per attachment, per frame: NSFW score, regions, and OCR where picked."""
-        flat: list[Frame] = [f for frames in attachments for f in frames]
-        timings = AnalyzerTimings(frames=len(flat))
+    def analyze(
+        self, attachments: Sequence[Sequence[Frame]], known: Sequence[list[Signal] | None] | None = None
+    ) -> list[list[FrameResult]]:
+        """Per attachment, per frame: NSFW score, regions, and OCR where picked. `known`: per
+        attachment, the NSFW signals of its frames if an earlier pass computed them (else None)."""
+        known = list(known) if known is not None else [None] * len(attachments)
+        pairs = list(zip(attachments, known, strict=True))
+        flat: list[Frame] = [f for frames, k in pairs if k is None for f in frames]
+        timings = AnalyzerTimings(frames=sum(len(frames) for frames in attachments))
         started = time.perf_counter()
-        signals = self.nsfw.detect_frames(flat) if flat else []
+        fresh = iter(self.nsfw.detect_frames(flat) if flat else [])
+        signals = [
+            sig
+            for frames, k in pairs
+            for sig in (k if k is not None else [next(fresh) for _ in frames])
+        ]
         timings.nsfw_s = time.perf_counter() - started
         results: list[list[FrameResult]] = []
         ocr_jobs: list[tuple[int, int]] = []
@@ -278,6 +289,9 @@ def ocr_evidence(
     return out
 
 
+IMAGE_EMBEDDING = ImageEmbeddingSignal.name
+
+
 # -- the media tier: intake, decoding, fingerprints, analysis and fusion for the Moderator ------------
 
 
@@ -290,6 +304,9 @@ class Attachment:
     decoded: DecodedMedia
     fingerprints: dict[str, list[Fingerprint]] = field(default_factory=dict)
     decode_ms: float = 0.0
+    # The NSFW detector's signals per frame when decoding already ran it (for the image_embedding
+    # bank type); the media stage then reuses them instead of a second forward pass.
+    nsfw: list[Signal] | None = None
 
     @property
     def kind(self) -> str:
@@ -338,9 +355,13 @@ class MediaTier:
         return {**self.analyzer.versions(), "media_fusion": self.fusion.version}
 
     def prepare(
-        self, items: Sequence[Content], banks: BankMatcher | None = None
+        self, items: Sequence[Content], banks: BankMatcher | None = None, *, allow_path: bool = True
     ) -> tuple[list[Content], list[list[Attachment] | None]]:
-        """Resolve and decode every attachment; MediaBatchError (by content id) if any item fails."""
+        """Resolve and decode every attachment; MediaBatchError (by content id) if any item fails.
+        `allow_path=False` refuses media given as a server-side file path (HTTP requests).
+
+        Each item decoded here keeps its attachments (`Content._decoded`), also when another item
+        of the batch fails: the caller drops the failures and calls again without decoding twice."""
         out_items: list[Content] = []
         out_media: list[list[Attachment] | None] = []
         failures: dict[str, MediaIntakeError] = {}
@@ -349,12 +370,19 @@ class MediaTier:
                 out_items.append(item)
                 out_media.append(None)
                 continue
-            try:
-                resolved = resolve_item(item, self.settings.media, self.settings.limits, allow_path=True)
-                attachments = [self.decode(k, m, banks) for k, m in enumerate(resolved.media)]
-            except MediaIntakeError as exc:
-                failures[item.id] = exc
-                continue
+            # Fingerprints depend on which signal types have bank entries: decode again if that changed.
+            active = tuple(sorted(banks.active_types())) if banks is not None else ()
+            if item._decoded is None or item._decoded[2] != active:
+                try:
+                    resolved = resolve_item(
+                        item, self.settings.media, self.settings.limits, allow_path=allow_path
+                    )
+                    attachments = [self.decode(k, m, banks) for k, m in enumerate(resolved.media)]
+                except MediaIntakeError as exc:
+                    failures[item.id] = exc
+                    continue
+                item._decoded = resolved._decoded = (resolved, attachments, active)
+            resolved, attachments, _ = item._decoded
             out_items.append(resolved)
             out_media.append(attachments)
         if failures:
@@ -381,16 +409,23 @@ class MediaTier:
         )
         fingerprints: dict[str, list[Fingerprint]] = {}
 
-        def take_fingerprints(video_path: Path | None = None) -> None:
+        nsfw_pass: list[Signal] | None = None
+
+        def take_fingerprints(video_path: Path | None = None, frames: list[Frame] | None = None) -> None:
             # Only signal types with bank entries: vPDQ/TMK hash every frame and cost more than analysis.
+            nonlocal nsfw_pass
             assert banks is not None
             for name in active:
                 signal_type = banks.types[name]
-                fps = (
-                    signal_type.from_video_file(video_path, data)
-                    if video_path is not None
-                    else signal_type.from_bytes(data, kind)
-                )
+                if name == IMAGE_EMBEDDING and frames is not None and self.settings.media.enabled:
+                    # The NSFW network's pooled features of the decoded picture: the same forward
+                    # pass the media stage reads its scores from (kept on the attachment).
+                    nsfw_pass, embeddings = self.load().analyzer.nsfw.analyse(frames)
+                    fps = [Fingerprint(encode_vector(embeddings[0]))]
+                elif video_path is not None:
+                    fps = signal_type.from_video_file(video_path, data)
+                else:
+                    fps = signal_type.from_bytes(data, kind)
                 if fps:
                     fingerprints[name] = fps
 
@@ -404,7 +439,7 @@ class MediaTier:
                 on_video_path=take_fingerprints if kind == "video" and active else None,
             )
             if kind == "image" and active:
-                take_fingerprints()
+                take_fingerprints(frames=decoded.frames if not decoded.animated else None)
         except MediaError as exc:
             raise MediaIntakeError(f"media[{index}]: {exc}", status=media_status(exc)) from None
         return Attachment(
@@ -413,4 +448,5 @@ class MediaTier:
             decoded=decoded,
             fingerprints=fingerprints,
             decode_ms=(time.perf_counter() - started) * 1000.0,
+            nsfw=nsfw_pass,
         )

@@ -19,7 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from ..content import Content, Media, check_limits
 from ..decision import Decision
 from ..errors import ValidationError
-from ..media.intake import MediaBatchError, MediaIntakeError, resolve_item
+from ..media.intake import MediaBatchError, MediaIntakeError
 from .auth import Principal, require_roles
 from .errors import STATUS_TYPES, ApiError, error_response
 from .schemas import DecisionsResponse, ErrorResponse, ItemError
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from .app import AppState
 
 UPLOAD_PATH = "/v1/moderate/upload"
-# The batcher may find new failures only among items it had not decoded yet: two rounds settle it.
-_ROUNDS = 3
 
 
 def _item_error(index: int, item: Content, exc: MediaIntakeError) -> ItemError:
@@ -45,36 +43,23 @@ def _item_error(index: int, item: Content, exc: MediaIntakeError) -> ItemError:
 async def moderate_items(
     state: AppState, items: list[Content], actor: str
 ) -> tuple[list[Decision], list[ItemError]]:
-    """Decisions for the items whose media could be taken in (in request order), errors for the rest."""
-    settings = state.settings
+    """Decisions for the items whose media could be taken in (in request order), errors for the rest.
+
+    Each item's media is fetched and decoded here, in a worker thread (off the event loop and off
+    the inference thread), once: the batcher and the moderator reuse the decoded attachments."""
     errors: dict[int, ItemError] = {}
-    ready: dict[int, Content] = {}
+    ready: list[Content] = []
     for index, item in enumerate(items):
-        if item.media and any(m.data is None for m in item.media):
+        if item.media:
             try:
-                # url fetches block: off the event loop. `path` is refused (allow_path=False).
-                item = await asyncio.to_thread(
-                    resolve_item, item, settings.media, settings.limits, allow_path=False
-                )
-            except MediaIntakeError as exc:
-                errors[index] = _item_error(index, item, exc)
+                # Server-side paths are refused over HTTP; url fetches and decoding block.
+                prepared, _ = await asyncio.to_thread(state.moderator.prepare_media, [item], allow_path=False)
+                item = prepared[0]
+            except MediaBatchError as exc:
+                errors[index] = _item_error(index, item, exc.failures[item.id])
                 continue
-        ready[index] = item
-    by_id = {item.id: index for index, item in ready.items()}
-    decisions: list[Decision] = []
-    for _ in range(_ROUNDS):
-        batch = [ready[i] for i in sorted(ready)]
-        if not batch:
-            break
-        try:
-            decisions = await state.batcher.submit(batch, actor)
-            break
-        except MediaBatchError as exc:
-            for content_id, failure in exc.failures.items():
-                index = by_id[content_id]
-                errors[index] = _item_error(index, ready.pop(index), failure)
-    else:
-        raise ValidationError("media could not be taken in")  # unreachable: each round drops an item
+        ready.append(item)
+    decisions = await state.batcher.submit(ready, actor) if ready else []
     return decisions, [errors[i] for i in sorted(errors)]
 
 

@@ -96,7 +96,7 @@ class MediaStage(Stage):
         analyzed: list[list[FrameResult]]
         if self.settings.media.enabled:
             self.media.load()
-            analyzed = self.media.analyzer.analyze([a.decoded.frames for a in flat])
+            analyzed = self.media.analyzer.analyze([a.decoded.frames for a in flat], [a.nsfw for a in flat])
         else:
             analyzed = [[] for _ in flat]
         analyze_ms = (time.perf_counter() - started) * 1000.0
