@@ -1,0 +1,10 @@
+"""`warden` command line: thin commands over the library (no logic lives only here).
+
+One module per command group; importing them registers their commands on `app`."""
+
+from __future__ import annotations
+
+from . import admin, evaluation, moderate, serving, training  # noqa: F401  (registers the commands)
+from .common import app
+
+__all__ = ["app"]
