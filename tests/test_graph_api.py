@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from support import serve_app
 from typer.testing import CliRunner
 
-from warden.graph.api import router
-from warden.graph.cli import graph_app
+from warden.cli.graph import graph_app
 from warden.graph.service import GraphService
 from warden.serve.errors import install_error_handlers
+from warden.serve.graph_api import router
 from warden.settings import Settings
 from warden.store import Store
 

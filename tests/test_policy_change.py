@@ -14,8 +14,8 @@ from support import serve_app
 from typer.testing import CliRunner
 
 from warden.content import Content
+from warden.evaluate.backtest import backtest
 from warden.moderator import Moderator
-from warden.policy.backtest import backtest
 from warden.policy.model import load_policy_text
 from warden.serve import create_app
 from warden.settings import DEFAULT_POLICY_PATH, Settings

@@ -38,7 +38,7 @@ __all__ = [
     "open",
     "registry",
 ]
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 
 def __getattr__(name: str) -> Any:

@@ -82,8 +82,8 @@ def policy_backtest(
 ) -> None:
     """Show how decisions would change under NEW_POLICY: actions, flagged categories, flipped items."""
     from ..content import Content
+    from ..evaluate.backtest import backtest
     from ..moderator import Moderator
-    from ..policy.backtest import backtest
 
     settings = get_settings()
     try:

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
-from ..banks.cli import bank_app
-from ..graph.cli import graph_app
-from ..review.cli import review_app
 from ..settings import Settings, get_settings
+from .banks import bank_app
+from .graph import graph_app
+from .review import review_app
 
 if TYPE_CHECKING:
     from ..review.service import ReviewService

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, case, literal
@@ -85,3 +86,24 @@ def priority_sql(
         else_=1.0 + before + after * (x - 1.0),
     )
     return base * ageing
+
+
+@dataclass(frozen=True)
+class Ageing:
+    """The review queues' ordering: base priority times the SLA ageing factor, in Python for one
+    task and as SQL for a whole queue (the store orders by `sql` and knows nothing of the formula)."""
+
+    before: float = 1.0
+    after: float = 4.0
+
+    def current(self, base: float, now_epoch: float, created_epoch: float, due_epoch: float) -> float:
+        return current_priority(base, now_epoch, created_epoch, due_epoch, self.before, self.after)
+
+    def sql(
+        self,
+        base: SQLColumnExpression[float],
+        created_epoch: SQLColumnExpression[float],
+        due_epoch: SQLColumnExpression[float],
+        now_epoch: float,
+    ) -> ColumnElement[float]:
+        return priority_sql(base, created_epoch, due_epoch, now_epoch, self.before, self.after)

@@ -25,7 +25,7 @@ from ..media.storage import MediaStore
 from ..policy.model import Policy
 from ..settings import ReviewSettings, Settings
 from ..store import Store
-from ..store.review import Ageing, LabelledTask, NewTask, Resolver
+from ..store.review import LabelledTask, NewTask, Resolver
 from .agreement import cohen_kappa, krippendorff_alpha_nominal, majority
 from .appeals import REVIEWER_ACTIONS, appeal_outcome, revised_decision
 from .label_errors import LabelledItem, find_label_errors
@@ -43,7 +43,7 @@ from .models import (
     ReviewStats,
     ReviewTask,
 )
-from .priority import base_priority, reach_factor, severity_weight
+from .priority import Ageing, base_priority, reach_factor, severity_weight
 from .routing import HOUR_S, TopCategory, category_severity, route, top_category
 
 log = logging.getLogger("warden.review")

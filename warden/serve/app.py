@@ -15,7 +15,7 @@ import yaml
 from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from .. import __version__
+from .._version import __version__
 from ..banks.service import BankService
 from ..bootstrap import build
 from ..content import check_limits
@@ -538,8 +538,7 @@ def create_app(
     app.include_router(banks_api.router)
     app.include_router(media_api.router)
     app.include_router(review_api.router)
-    # Imported here: warden.graph.api uses warden.serve.auth, whose package imports this module.
-    from ..graph.api import router as graph_router
+    from .graph_api import router as graph_router
 
     app.include_router(graph_router)
     from ..console import install as install_console  # the web review console at /console

@@ -15,11 +15,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
+    SQLColumnExpression,
     and_,
     case,
     exists,
@@ -43,7 +44,6 @@ from ..review.models import (
     ReviewLabel,
     ReviewTask,
 )
-from ..review.priority import current_priority, priority_sql
 from .tables import (
     AppealRow,
     AuditRow,
@@ -62,10 +62,19 @@ _PAGE = 25
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class Ageing:
-    before: float = 1.0
-    after: float = 4.0
+class TaskOrdering(Protocol):
+    """How open tasks rank now. The review service supplies it (`review.priority.Ageing`): the
+    store applies it, in SQL for queue listings and leases, without holding the formula."""
+
+    def current(self, base: float, now_epoch: float, created_epoch: float, due_epoch: float) -> float: ...
+
+    def sql(
+        self,
+        base: SQLColumnExpression[float],
+        created_epoch: SQLColumnExpression[float],
+        due_epoch: SQLColumnExpression[float],
+        now_epoch: float,
+    ) -> ColumnElement[float]: ...
 
 
 @dataclass
@@ -187,7 +196,7 @@ def _task(
     row: ReviewTaskRow,
     slots: Sequence[ReviewAssignmentRow],
     now: datetime,
-    ageing: Ageing,
+    ageing: TaskOrdering,
     viewer: str | None = None,
 ) -> ReviewTask:
     snap = row.snapshot
@@ -240,9 +249,7 @@ def _task(
         probability=row.probability,
         reach=row.reach,
         base_priority=row.base_priority,
-        priority=current_priority(
-            row.base_priority, now_epoch, row.created_epoch, row.due_epoch, ageing.before, ageing.after
-        ),
+        priority=ageing.current(row.base_priority, now_epoch, row.created_epoch, row.due_epoch),
         created_at=row.created_at,
         due_at=row.due_at,
         overdue=row.status == "open" and row.due_epoch < now_epoch,
@@ -287,20 +294,22 @@ class ReviewRepository:
         session: Session,
         rows: Sequence[ReviewTaskRow],
         now: datetime,
-        ageing: Ageing,
+        ageing: TaskOrdering,
         viewer: str | None = None,
     ) -> list[ReviewTask]:
         slots = self._slots(session, [r.id for r in rows])
         return [_task(r, slots.get(r.id, []), now, ageing, viewer) for r in rows]
 
-    def get_task(self, task_id: str, now: datetime, ageing: Ageing, viewer: str | None = None) -> ReviewTask:
+    def get_task(
+        self, task_id: str, now: datetime, ageing: TaskOrdering, viewer: str | None = None
+    ) -> ReviewTask:
         with self._sessions() as session:
             row = session.get(T, task_id)
             if row is None:
                 raise NotFoundError(f"unknown review task {task_id!r}")
             return self._tasks(session, [row], now, ageing, viewer)[0]
 
-    def get_tasks(self, task_ids: Sequence[str], now: datetime, ageing: Ageing) -> list[ReviewTask]:
+    def get_tasks(self, task_ids: Sequence[str], now: datetime, ageing: TaskOrdering) -> list[ReviewTask]:
         """Tasks in the order of `task_ids` (unknown ids are skipped)."""
         if not task_ids:
             return []
@@ -333,7 +342,7 @@ class ReviewRepository:
     def list_tasks(
         self,
         now: datetime,
-        ageing: Ageing,
+        ageing: TaskOrdering,
         queue: str | None = None,
         category: str | None = None,
         language: str | None = None,
@@ -346,9 +355,7 @@ class ReviewRepository:
             where.append(T.gold.is_(False))
         free = exists().where(A.task_id == T.id, _free_slot(now))
         order: list[Any] = [
-            priority_sql(
-                T.base_priority, T.created_epoch, T.due_epoch, now.timestamp(), ageing.before, ageing.after
-            ).desc(),
+            ageing.sql(T.base_priority, T.created_epoch, T.due_epoch, now.timestamp()).desc(),
             T.created_epoch,
             T.id,
         ]
@@ -487,7 +494,7 @@ class ReviewRepository:
         reviewer: str,
         now: datetime,
         lease_s: float,
-        ageing: Ageing,
+        ageing: TaskOrdering,
         queue: str | None = None,
         category: str | None = None,
         language: str | None = None,
@@ -507,7 +514,7 @@ class ReviewRepository:
         reviewer: str,
         now: datetime,
         expires: datetime,
-        ageing: Ageing,
+        ageing: TaskOrdering,
         queue: str | None,
         category: str | None,
         language: str | None,
@@ -562,9 +569,7 @@ class ReviewRepository:
                         )
                     return gold_id
             free = exists().where(A.task_id == T.id, _free_slot(now))
-            prio = priority_sql(
-                T.base_priority, T.created_epoch, T.due_epoch, now.timestamp(), ageing.before, ageing.after
-            )
+            prio = ageing.sql(T.base_priority, T.created_epoch, T.due_epoch, now.timestamp())
             offset = 0
             while True:
                 candidates = session.scalars(

@@ -1,6 +1,6 @@
 """HTTP endpoints of the graph: ingest events, read an account's risk, list coordinated groups.
 
-Mount with `app.include_router(warden.graph.api.router)`. The service lives on
+Mount with `app.include_router(warden.serve.graph_api.router)`. The service lives on
 `app.state.warden_graph` (a `GraphService`), which `create_app`'s lifespan builds from
 `Settings.graph` (env WARDEN_GRAPH__*, `[graph]` in warden.toml). Roles follow `warden.serve.auth`.
 """
@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ValidationError
-from ..serve.auth import Principal, require_roles
-from .service import GraphService, parse_label
+from ..graph.service import GraphService, parse_label
+from .auth import Principal, require_roles
 
 router = APIRouter(prefix="/v1/graph", tags=["graph"])
 

@@ -12,8 +12,8 @@ from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import WardenError
+from ..graph.service import GraphService
 from ..settings import get_settings
-from .service import GraphService
 
 graph_app = typer.Typer(
     help="Interaction graph: ingest events, account risk, coordinated groups.", no_args_is_help=True
@@ -148,7 +148,7 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Write the full report as JSON here.")] = None,
 ) -> None:
     """Cross-validated AUC/AP on Bitcoin OTC and the planted-campaign test on Bitcoin Alpha."""
-    from .evaluate import run_evaluation
+    from ..graph.evaluate import run_evaluation
 
     try:
         report = run_evaluation(data_dir, folds, seed, progress=lambda msg: console.print(msg))

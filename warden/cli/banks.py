@@ -118,7 +118,7 @@ def add(
     source: Annotated[str, typer.Option(help="Where it came from.")] = "",
 ) -> None:
     """Add one entry: a value, or the fingerprints of a media file."""
-    from .exchange import RawEntry
+    from ..banks.exchange import RawEntry
 
     service = _service()
     try:
@@ -222,8 +222,8 @@ def hash_file(
     kind: Annotated[str | None, typer.Option(help="image or video (default: from the suffix).")] = None,
 ) -> None:
     """Print a media file's fingerprints (every signal type for its kind) as 'TYPE VALUE' lines."""
+    from ..banks.matcher import BankMatcher
     from ..settings import get_settings
-    from .matcher import BankMatcher
 
     try:
         settings = get_settings()

@@ -14,7 +14,7 @@ from rich.table import Table
 from ..errors import WardenError
 
 if TYPE_CHECKING:
-    from .service import ReviewService
+    from ..review.service import ReviewService
 
 review_app = typer.Typer(
     help="Human review: queues, quality of review, label errors, labels.", no_args_is_help=True
