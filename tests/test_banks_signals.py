@@ -15,8 +15,10 @@ from support import require_data
 
 from warden.banks.exchange import parse
 from warden.banks.pdq_index import PdqIndex, hamming, hex_to_words
-from warden.banks.signal_types import canonical_name
+from warden.banks.signal_types import SIGNAL_TYPES, canonical_name
+from warden.banks.signal_types.exact import Sha256Signal
 from warden.banks.signal_types.pdq import pdq_from_image
+from warden.banks.signal_types.testing import check_signal_type
 from warden.banks.signal_types.text_near_dup import TextNearDupIndex
 from warden.banks.textnorm import normalize_text
 from warden.errors import MediaError
@@ -201,3 +203,35 @@ def test_image_decoding_refuses_bad_media(testset: dict[str, bytes], tmp_path: P
         open_image(buffer.getvalue(), limits)
     with pytest.raises(MediaError, match="limit is"):
         open_image(jpeg, Limits(max_media_bytes=1_000))
+
+
+@pytest.mark.parametrize("name", sorted(SIGNAL_TYPES))
+def test_every_signal_type_passes_the_conformance_kit(name: str) -> None:
+    check_signal_type(SIGNAL_TYPES[name])
+
+
+def test_the_kit_catches_a_type_that_accepts_garbage() -> None:
+    class Lenient(Sha256Signal):
+        def validate(self, value: str) -> str:
+            return value
+
+    with pytest.raises(AssertionError, match="not registered|accepted the invalid value"):
+        check_signal_type(Lenient)
+
+
+def test_pdq_index_replaces_an_id_and_counts_what_matches() -> None:
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 2**63, size=(2, 4), dtype=np.uint64)
+    index = PdqIndex(max_distance=0, merge_at=3)
+    index.add([1], a[None])
+    index.add([1], b[None])  # a new code for entry 1: the old one stops matching
+    assert len(index) == 1
+    assert [[h.id for h in row] for row in index.search(np.stack([a, b]))] == [[], [1]]
+    index.add([2, 3], np.stack([a, a]))  # crosses merge_at: merged into the tables
+    index.add([2], b[None])  # replaces a merged entry
+    index.remove([3, 99])  # 99 is unknown: ignored
+    assert len(index) == 2
+    assert [[h.id for h in row] for row in index.search(np.stack([a, b]))] == [[], [1, 2]]
+    index.merge()
+    assert len(index) == 2
+    assert [[h.id for h in row] for row in index.search(np.stack([a, b]))] == [[], [1, 2]]

@@ -14,7 +14,7 @@ every match: recall is exactly 1.0 for distance <= r. The layout splits each 64-
 
 Updates: new hashes go to a small delta buffer searched by brute force, so an add is matchable at
 once; the delta is merged into the tables when it grows (a rebuild of the sorted arrays, done off
-the query path). Removals are tombstones filtered at match time and dropped at the next merge.
+the query path). Removed or replaced ids are hidden at match time and dropped at the next merge.
 """
 
 from __future__ import annotations
@@ -162,12 +162,23 @@ class PdqIndex:
         self.max_distance = max_distance
         self.merge_at = merge_at
         self._main = _Tables(np.empty(0, np.int64), np.empty((0, WORDS), np.uint64))
-        self._delta_ids: list[np.ndarray] = []
-        self._delta_codes: list[np.ndarray] = []
-        self._tombstones: set[int] = set()
+        self._main_ids = np.empty(0, np.int64)  # sorted, for membership tests
+        # Entries added since the last merge, by id (re-adding an id replaces its code), and the
+        # ids whose row in the main tables no longer counts (removed, or replaced by a delta entry).
+        self._delta: dict[int, np.ndarray] = {}
+        self._hidden: set[int] = set()
         self._lock = threading.RLock()
 
     # -- updates -----------------------------------------------------------------------------
+    def _set_main(self, tables: _Tables) -> None:
+        ids = tables.id_of(np.arange(len(tables)))
+        self._main = tables
+        self._main_ids = np.sort(np.asarray(ids, dtype=np.int64))
+
+    def _in_main(self, entry_id: int) -> bool:
+        k = int(np.searchsorted(self._main_ids, entry_id))
+        return k < len(self._main_ids) and int(self._main_ids[k]) == entry_id
+
     def build(self, ids: np.ndarray | None, codes: np.ndarray) -> None:
         """Replace the whole content (start-up, merges). `ids=None` means ids are row numbers."""
         codes = np.ascontiguousarray(codes, dtype=np.uint64)
@@ -179,48 +190,60 @@ class PdqIndex:
                 raise ValueError("one id per code")
         tables = _Tables(ids, codes)
         with self._lock:
-            self._main = tables
-            self._delta_ids, self._delta_codes = [], []
-            self._tombstones = set()
+            self._set_main(tables)
+            self._delta, self._hidden = {}, set()
 
     def add(self, ids: Iterable[int], codes: np.ndarray) -> None:
+        """Index codes under ids; an id already indexed gets the new code (its old one stops matching)."""
         ids_arr = np.fromiter(ids, dtype=np.int64)
         codes = np.ascontiguousarray(np.atleast_2d(codes), dtype=np.uint64)
         if len(ids_arr) != len(codes):
             raise ValueError("one id per code")
         with self._lock:
-            self._tombstones.difference_update(ids_arr.tolist())
-            self._delta_ids.append(ids_arr)
-            self._delta_codes.append(codes)
-            pending = sum(len(a) for a in self._delta_ids)
+            for entry_id, code in zip(ids_arr.tolist(), codes, strict=True):
+                self._delta[entry_id] = code
+                if self._in_main(entry_id):
+                    self._hidden.add(entry_id)
+            pending = len(self._delta)
         if pending >= self.merge_at:
             self.merge()
 
     def remove(self, ids: Iterable[int]) -> None:
+        """Stop matching these ids (unknown ids are ignored)."""
         with self._lock:
-            self._tombstones.update(int(i) for i in ids)
+            for entry_id in (int(i) for i in ids):
+                self._delta.pop(entry_id, None)
+                if self._in_main(entry_id):
+                    self._hidden.add(entry_id)
 
     def merge(self) -> None:
-        """Fold the delta into the sorted tables and drop tombstoned rows."""
+        """Fold the delta into the sorted tables and drop hidden rows. The tables are built outside
+        the lock; changes made meanwhile are carried over."""
         with self._lock:
-            main, tomb = self._main, set(self._tombstones)
-            ids = np.concatenate([main.id_of(np.arange(len(main))), *self._delta_ids])
-            codes = np.concatenate([main.codes, *self._delta_codes])
-            n_delta = len(self._delta_ids)
-        if tomb:
-            keep = ~np.isin(ids, np.fromiter(tomb, dtype=np.int64))
+            main, hidden, delta = self._main, set(self._hidden), dict(self._delta)
+        ids = main.id_of(np.arange(len(main)))
+        codes = main.codes
+        if hidden:
+            keep = ~np.isin(ids, np.fromiter(hidden, dtype=np.int64))
             ids, codes = ids[keep], codes[keep]
-        tables = _Tables(ids, codes)
+        if delta:
+            ids = np.concatenate([ids, np.fromiter(delta, dtype=np.int64)])
+            codes = np.concatenate([codes, np.stack(list(delta.values()))])
+        tables = _Tables(np.asarray(ids, dtype=np.int64), codes)
         with self._lock:
-            # Adds or removes that raced with the rebuild stay in the delta / tombstones.
-            self._main = tables
-            self._delta_ids = self._delta_ids[n_delta:]
-            self._delta_codes = self._delta_codes[n_delta:]
-            self._tombstones -= tomb
+            later_hidden = self._hidden - hidden
+            self._set_main(tables)
+            stale: set[int] = set()
+            for entry_id, code in delta.items():
+                if self._delta.get(entry_id) is code:
+                    del self._delta[entry_id]  # now in the tables
+                else:
+                    stale.add(entry_id)  # replaced or removed while merging: its merged row is old
+            self._hidden = stale | {i for i in later_hidden if self._in_main(i)}
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._main) + sum(len(a) for a in self._delta_ids) - len(self._tombstones)
+            return len(self._main) - len(self._hidden) + len(self._delta)
 
     def nbytes(self) -> int:
         return self._main.nbytes()
@@ -234,15 +257,19 @@ class PdqIndex:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.uint64)
         with self._lock:
             main = self._main
-            delta_ids = np.concatenate(self._delta_ids) if self._delta_ids else None
-            delta_codes = np.concatenate(self._delta_codes) if self._delta_codes else None
-            tomb = frozenset(self._tombstones)
+            delta_ids = np.fromiter(self._delta, dtype=np.int64) if self._delta else None
+            delta_codes = np.stack(list(self._delta.values())) if self._delta else None
+            hidden = frozenset(self._hidden)
         results: list[list[PdqHit]] = [[] for _ in range(len(queries))]
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         if len(main):
             for qi, (pos, dist) in enumerate(main.search(queries, radius)):
                 if len(pos):
-                    found.append((np.full(len(pos), qi), main.id_of(pos), dist))
+                    ids = main.id_of(pos)
+                    if hidden:
+                        live = ~np.isin(ids, np.fromiter(hidden, dtype=np.int64))
+                        ids, dist = ids[live], dist[live]
+                    found.append((np.full(len(ids), qi), ids, dist))
         if delta_ids is not None and delta_codes is not None:
             # Brute force over the delta, in query chunks that keep the temporary under ~64 MB.
             step = max(1, 2_000_000 // len(delta_ids))
@@ -252,8 +279,7 @@ class PdqIndex:
                 found.append((q + lo, delta_ids[pos], dist[q, pos]))
         for q_arr, id_arr, d_arr in found:
             for qi, hid, d in zip(q_arr.tolist(), id_arr.tolist(), d_arr.tolist(), strict=True):
-                if hid not in tomb:
-                    results[qi].append(PdqHit(hid, d))
+                results[qi].append(PdqHit(hid, d))
         for i, hits in enumerate(results):
             if len(hits) > 1:
                 best: dict[int, PdqHit] = {}

@@ -62,10 +62,20 @@ class SignalType(ABC):
     media: ClassVar[frozenset[str]]
     # Distance unit reported in evidence (bits, 1 - similarity, ...).
     distance_unit: ClassVar[str]
+    # For the conformance kit (`signal_types.testing.check_signal_type`): values that must validate
+    # and match themselves, values that must be refused with a ValueError, and for text types a
+    # text whose fingerprints must validate.
+    examples: ClassVar[tuple[str, ...]] = ()
+    invalid_examples: ClassVar[tuple[str, ...]] = ()
+    example_text: ClassVar[str] = "an example post to fingerprint, long enough for every text signal type"
 
     def __init__(self, settings: BankSettings, limits: Limits | None = None) -> None:
         self.settings = settings
         self.limits = limits or Limits()  # media decoding limits (bytes, pixels, duration)
+
+    def example_values(self) -> list[str]:
+        """Valid example values (types whose values are computed override this)."""
+        return list(self.examples)
 
     @abstractmethod
     def validate(self, value: str) -> str:

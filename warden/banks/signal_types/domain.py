@@ -59,6 +59,9 @@ class DomainSignal(SignalType):
     exchange_name = "domain"
     media = frozenset({"text"})
     distance_unit = "exact"
+    examples = ("bad-shop.example", "https://www.Bad-Shop.example/login")
+    invalid_examples = ("", "not a domain", "localhost", "10.0.0.1")
+    example_text = "order now at https://bad-shop.example/deal or write to sales@bad-shop.example"
 
     def validate(self, value: str) -> str:
         hosts = hosts_in(value.strip())

@@ -76,6 +76,8 @@ class Md5Signal(_DigestSignal):
     exchange_name = "video_md5"
     digest_name = "md5"
     hex_digits = 32
+    examples = ("5d41402abc4b2a76b9719d911017c592", "5D41402ABC4B2A76B9719D911017C592 ")
+    invalid_examples = ("", "5d41402abc4b2a76b9719d911017c59", "zz41402abc4b2a76b9719d911017c592")
 
 
 class Sha256Signal(_DigestSignal):
@@ -85,3 +87,5 @@ class Sha256Signal(_DigestSignal):
     exchange_name = "sha256"
     digest_name = "sha256"
     hex_digits = 64
+    examples = ("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",)
+    invalid_examples = ("", "2cf24dba", "g" * 64)

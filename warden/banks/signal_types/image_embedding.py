@@ -82,6 +82,11 @@ class ImageEmbeddingSignal(SignalType):
     exchange_name = "image_embedding"
     media = frozenset({"image"})
     distance_unit = "1 - cosine"
+    invalid_examples = ("", "not base64!", "AAAA")
+
+    def example_values(self) -> list[str]:
+        rng = np.random.default_rng(0)
+        return [encode_vector(rng.random(DIM, dtype=np.float32)) for _ in range(2)]
 
     def validate(self, value: str) -> str:
         return encode_vector(decode_vectors([value])[0])

@@ -49,6 +49,8 @@ class PdqSignal(SignalType):
     exchange_name = "pdq"
     media = frozenset({"image"})
     distance_unit = "bits"
+    examples = ("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22",)
+    invalid_examples = ("", "d8f8f0ce", "x" * 64)
 
     def validate(self, value: str) -> str:
         value = value.strip().lower()

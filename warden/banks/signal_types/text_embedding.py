@@ -36,6 +36,8 @@ class TextEmbeddingSignal(SignalType):
     exchange_name = "text_embedding"
     media = frozenset({"text"})
     distance_unit = "1 - cosine"
+    examples = ("Send crypto to this wallet and receive double back within the hour",)
+    invalid_examples = ("", "two words")
 
     def validate(self, value: str) -> str:
         value = value.strip()

@@ -22,6 +22,8 @@ class TextNearDupSignal(SignalType):
     exchange_name = "raw_text"
     media = frozenset({"text"})
     distance_unit = "1 - Jaccard"
+    examples = ("Send 0.1 BTC to this wallet and receive 1 BTC back within the hour, guaranteed!",)
+    invalid_examples = ("", "hi", "!!!")
 
     def validate(self, value: str) -> str:
         if len(normalize_text(value)) < MIN_NORMALIZED_CHARS:

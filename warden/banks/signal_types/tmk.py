@@ -90,6 +90,19 @@ class TmkSignal(SignalType):
     exchange_name = "video_tmk_pdqf"
     media = frozenset({"video"})
     distance_unit = "1 - level-2 score"
+    invalid_examples = ("", "not base64!", "AAAA")
+
+    def example_values(self) -> list[str]:
+        # A small well-formed feature file (2 periods, 2 coefficients), as the reference writes them.
+        rng = np.random.default_rng(0)
+        periods_n, coeffs_n, dim = 2, 2, 256
+        header = _MAGIC + np.array([15, periods_n, coeffs_n, dim, 30], dtype="<i4").tobytes()
+        body = (
+            np.array([53, 97], dtype="<i4").tobytes()
+            + np.array([0.25, 0.5], dtype="<f4").tobytes()
+            + rng.random(dim + 2 * periods_n * coeffs_n * dim, dtype=np.float32).astype("<f4").tobytes()
+        )
+        return [base64.b64encode(header + body).decode("ascii")]
 
     def validate(self, value: str) -> str:
         raw = decode_value(value)

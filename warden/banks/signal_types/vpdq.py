@@ -46,6 +46,15 @@ class VpdqSignal(SignalType):
     exchange_name = "vpdq"
     media = frozenset({"video"})
     distance_unit = "1 - share of query frames matched"
+    examples = (
+        "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22@0 "
+        "f8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22@1",
+    )
+    invalid_examples = (
+        "",
+        "d8f8f0ce@0",
+        "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22@soon",
+    )
 
     def validate(self, value: str) -> str:
         return format_frames(parse_frames(value))
