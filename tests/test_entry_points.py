@@ -111,3 +111,26 @@ def test_cli_http_and_python_give_the_same_decisions(tmp_path: Path, monkeypatch
     assert "graph" in by_cli["by-bot"]["stages"] and "banks" in by_cli["plain"]["stages"]
     # The threat written in the image is read by OCR and removed as violence at every door.
     assert by_cli["image"]["action"] == "remove" and by_cli["image"]["categories"]["violence"][1] is True
+
+
+def test_one_bad_item_never_costs_the_others_their_decisions(tmp_path: Path) -> None:
+    """The Python API's `moderate_each` (which `warden moderate` uses): undecodable media, a
+    malformed hash and an id stored before with other content each refuse only their own item."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'w.db'}", media={"store_dir": tmp_path / "m"})
+    with warden.open(settings) as app:
+        app.moderate([warden.Content(id="taken", text="the first text under this id")])
+        outcomes = app.moderate_each(
+            [
+                warden.Content(id="fine", text="What a lovely morning for a run by the river"),
+                warden.Content(
+                    id="broken",
+                    kind="image",
+                    media=[{"data": b"\xff\xd8\xff\xe0 no jpeg", "content_type": "image/jpeg"}],
+                ),
+                warden.Content(id="bad-hash", kind="image", hashes={"pdq": ["not-a-pdq-hash"]}),
+                warden.Content(id="taken", text="another text under the same id"),
+            ]
+        )
+    assert outcomes["fine"].action == "allow"  # type: ignore[union-attr]
+    assert "media[0]" in str(outcomes["broken"]) and "hashes.pdq" in str(outcomes["bad-hash"])
+    assert "already moderated with different content" in str(outcomes["taken"])

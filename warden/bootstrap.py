@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from .content import Content
 from .decision import Decision
+from .errors import WardenError
 from .moderator import Moderator
 from .policy.model import Policy, load_policy
 from .settings import Settings, get_settings
@@ -88,6 +89,15 @@ class Warden:
 
         check_limits(list(items), self.settings.limits)
         return self.moderator.moderate(list(items))
+
+    def moderate_each(
+        self, items: Sequence[Content], actor: str = "python"
+    ) -> dict[str, Decision | WardenError]:
+        """Per content id, the decision or the error that refused that item; the others are
+        decided all the same (undecodable media, an id stored with other content, a bad hash)."""
+        from .service import moderate_each
+
+        return moderate_each(lambda batch: self.moderate(batch, actor), items)
 
     def close(self) -> None:
         if self.store is not None and self.owns_store:

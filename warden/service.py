@@ -8,17 +8,45 @@ review here too, for the API and the CLI alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .content import Content, check_limits
 from .decision import Decision
-from .errors import ConflictError
+from .errors import ConflictError, WardenError
 from .moderator import Moderator
 from .store import Store
 
 if TYPE_CHECKING:
     from .review.service import ReviewService
+
+
+def moderate_each(
+    run: Callable[[list[Content]], list[Decision]], items: Sequence[Content]
+) -> dict[str, Decision | WardenError]:
+    """Per content id, its decision or the error that refused it, so one bad item never costs the
+    others theirs: items whose media cannot be taken in are dropped and the rest decided (decoded
+    media is kept with each item, so nothing is decoded twice); an error of the batch as a whole
+    (an id stored with other content, a malformed hash) is traced to its item(s) one by one."""
+    from .media.intake import MediaBatchError
+
+    items = list(items)
+    refused: dict[str, Decision | WardenError] = {}
+    try:
+        try:
+            return {d.content_id: d for d in run(items)}
+        except MediaBatchError as exc:
+            refused = dict(exc.failures)
+            items = [item for item in items if item.id not in refused]
+            return {**refused, **{d.content_id: d for d in run(items)}}
+    except WardenError:
+        outcomes = dict(refused)
+        for item in items:
+            try:
+                [outcomes[item.id]] = run([item])
+            except WardenError as exc:
+                outcomes[item.id] = exc
+        return outcomes
 
 
 class ModerationService:
@@ -49,3 +77,7 @@ class ModerationService:
             # queues what a failure between storing and routing left out, and nothing twice.
             self.review.enqueue_decisions(items, decisions, actor)
         return decisions
+
+    def moderate_each(self, items: Sequence[Content], actor: str) -> dict[str, Decision | WardenError]:
+        """`moderate` with per-item errors (see `moderate_each`)."""
+        return moderate_each(lambda batch: self.moderate(batch, actor), items)

@@ -205,29 +205,6 @@ def _check_row(
 
 
 def _moderate_valid(items: list[Content], parts: Warden) -> dict[str, Decision | str]:
-    """Decision (or error message) per content id."""
-
-    from ..media.intake import MediaBatchError
-
-    def run(batch: list[Content]) -> list[Decision]:
-        return parts.moderate(batch, actor="cli")
-
-    refused: dict[str, Decision | str] = {}
-    try:
-        try:
-            return {d.content_id: d for d in run(items)}
-        except MediaBatchError as exc:
-            # Undecodable media: those items get their error, the rest of the chunk is decided.
-            refused = {cid: str(err) for cid, err in exc.failures.items()}
-            items = [item for item in items if item.id not in refused]
-            return {**refused, **{d.content_id: d for d in run(items)}}
-    except WardenError:
-        # e.g. an id already stored with other content, or a malformed hash: find the culprit(s)
-        # one by one so the rest of the chunk still gets decisions.
-        outcomes: dict[str, Decision | str] = dict(refused)
-        for item in items:
-            try:
-                [outcomes[item.id]] = run([item])
-            except WardenError as exc:
-                outcomes[item.id] = str(exc)
-        return outcomes
+    """Decision (or error message) per content id; one bad item never costs the others theirs."""
+    outcomes = parts.moderate_each(items, actor="cli")
+    return {cid: o if isinstance(o, Decision) else str(o) for cid, o in outcomes.items()}
