@@ -206,5 +206,7 @@ def _check_row(
 
 def _moderate_valid(items: list[Content], parts: Warden) -> dict[str, Decision | str]:
     """Decision (or error message) per content id; one bad item never costs the others theirs."""
+    from ..decision import Decision
+
     outcomes = parts.moderate_each(items, actor="cli")
     return {cid: o if isinstance(o, Decision) else str(o) for cid, o in outcomes.items()}
