@@ -13,6 +13,7 @@ from warden.banks.matcher import BankMatcher
 from warden.bootstrap import bank_service, open_store
 from warden.content import Content
 from warden.decision import Versions
+from warden.errors import ConfigError
 from warden.graph.service import GraphService
 from warden.graph.signal import AccountRiskScorer
 from warden.moderator import Moderator
@@ -90,14 +91,14 @@ def test_declared_stages_decide_what_runs(moderator: Moderator, domain_banks: Ba
     )
     [unscored] = none.moderate([item])
     assert unscored.action == "allow" and not any(c.evaluated for c in unscored.categories.values())
-    with pytest.raises(KeyError, match="unknown stage 'url_rep'.*known: banks"):
+    with pytest.raises(ConfigError, match="unknown stage 'url_rep'.*known: banks"):
         Moderator(
             moderator.policy,
             moderator.pipeline,
             moderator.settings.override(pipeline={"stages": ["url_rep"]}),
             media=moderator.media,
         )
-    with pytest.raises(ValueError, match="declared twice"):
+    with pytest.raises(ConfigError, match="declared twice"):
         Moderator(
             moderator.policy,
             moderator.pipeline,
@@ -120,7 +121,7 @@ def test_text_tiers_come_from_the_declaration(moderator: Moderator) -> None:
     names = [d.name for _, ds in declared_tiers(no_e5, settings.models_dir, moderator.policy) for d in ds]
     assert "multilingual_e5" not in names and "encoder_minilm" in names
     typo = settings.pipeline.model_copy(update={"text_tiers": [TextTier(name="fast", detectors=["linear"])]})
-    with pytest.raises(KeyError, match="unknown detector 'linear'"):
+    with pytest.raises(ConfigError, match="tier 'fast': unknown detector 'linear'"):
         declared_tiers(typo, settings.models_dir, moderator.policy)
 
 

@@ -21,6 +21,10 @@ class MissingDataError(WardenError):
     """A data set needed for training or evaluation is not at the configured path."""
 
 
+class ConfigError(WardenError):
+    """Settings that name something that does not exist (a stage, a detector): fix the setting."""
+
+
 class MissingExtraError(WardenError):
     """A feature needs an optional dependency: the message names the extra."""
 

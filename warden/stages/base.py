@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..content import Content
 from ..decision import Decision, StageTrace, Versions
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..banks.matcher import BankMatcher
@@ -111,9 +112,8 @@ class StageRegistry:
         try:
             return self._classes[name]
         except KeyError:
-            raise KeyError(
-                f"unknown stage {name!r} in pipeline.stages; known: {', '.join(self.names())}"
-            ) from None
+            known = ", ".join(self.names())
+            raise ConfigError(f"unknown stage {name!r} in pipeline.stages; known: {known}") from None
 
     def names(self) -> list[str]:
         return sorted(self._classes)
@@ -121,7 +121,7 @@ class StageRegistry:
     def build(self, names: Sequence[str], parts: Parts) -> list[Stage]:
         dupes = sorted({n for n in names if list(names).count(n) > 1})
         if dupes:
-            raise ValueError(f"stage(s) declared twice in pipeline.stages: {', '.join(dupes)}")
+            raise ConfigError(f"stage(s) declared twice in pipeline.stages: {', '.join(dupes)}")
         built = [self.get(n).build(parts) for n in names]
         return [s for s in built if s is not None]
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..content import TEXT_KINDS
 from ..decision import Versions
 from ..detectors.base import BuildContext, Detector, registry
+from ..errors import ConfigError
 from ..fusion import FusionModel
 from ..pipeline import Pipeline, flag_thresholds
 from ..pipeline import Stage as Tier
@@ -46,7 +47,10 @@ def declared_tiers(
     context = BuildContext(models_dir=Path(models_dir), policy=policy, embedders=dict(embedders or {}))
     tiers = []
     for tier in pipeline.text_tiers:
-        classes = [registry.get(name) for name in tier.detectors]
+        try:
+            classes = [registry.get(name) for name in tier.detectors]
+        except KeyError as exc:
+            raise ConfigError(f"pipeline.text_tiers, tier {tier.name!r}: {exc.args[0]}") from None
         detectors = [cls.build(context) for cls in classes if getattr(cls, "embedder_name", None) not in skip]
         if detectors:
             tiers.append((tier.name, detectors))
