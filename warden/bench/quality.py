@@ -283,7 +283,9 @@ def loo_held_out(items: Sequence[LabeledText], members: Sequence[str], n_eval: i
 def _fold_key(
     policy: Policy, items: Sequence[LabeledText], members: Sequence[str], cap: int | None, n_eval: int
 ) -> str:
-    """What a fold's result depends on: the training code, the policy, the items and the options."""
+    """What a fold's result depends on: the training code (`learn/*.py`; the data-set loaders in
+    `learn/datasets/` act through the items, which are hashed whole), the policy, the items and the
+    options."""
     digest = hashlib.sha256(f"{sorted(members)}:{cap}:{n_eval}".encode())
     for source in sorted((Path(__file__).resolve().parents[1] / "learn").glob("*.py")):
         digest.update(source.read_bytes())
