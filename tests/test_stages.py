@@ -162,3 +162,41 @@ def test_versions_name_each_stage_model(moderator: Moderator, domain_banks: Bank
     versions: Versions = moderator.attach(banks=domain_banks).versions
     assert versions.models["bank_match"] == f"{domain_banks.name}@{domain_banks.version}"
     assert set(moderator.pipeline.model_versions()) <= set(versions.models)
+
+
+def test_copy_burst_stage_is_one_file_and_one_declared_name(moderator: Moderator) -> None:
+    """The opt-in `burst` stage: the same text from many accounts goes to review; evasions of the
+    copy still count as the copy; a short common text and a single author's reposts never do."""
+    settings = moderator.settings.override(
+        pipeline={"stages": [*moderator.settings.pipeline.stages, "burst"], "burst_min_authors": 3}
+    )
+    mod = Moderator(moderator.policy, moderator.pipeline, settings, media=moderator.media)
+    text = "Great tips in this thread, I learned a lot about saving for retirement today"
+    copies = [text, text.upper(), text.replace("o", "0").replace("e", "3").replace(" ", "  ")]
+    first = mod.moderate(
+        [Content(id=f"c{i}", text=t, author_id=f"acct{i}") for i, t in enumerate(copies[:2])]
+    )
+    assert [d.action for d in first] == ["allow", "allow"] and first[0].stages[-1].name == "burst"
+    [third] = mod.moderate([Content(id="c2", text=copies[2], author_id="acct2")])
+    assert third.action == "review" and third.categories["spam_scam"].action == "review"
+    assert "posted by 3 accounts" in third.reasons[-1].clause
+    # The same author reposting, and short texts everyone writes, are not a campaign.
+    same = mod.moderate(
+        [
+            Content(id=f"s{i}", text="my own long post that I keep sharing again", author_id="me")
+            for i in range(4)
+        ]
+    )
+    short = mod.moderate([Content(id=f"t{i}", text="thanks so much!", author_id=f"u{i}") for i in range(4)])
+    assert all(d.action == "allow" for d in same + short)
+    # A policy reload keeps the memory (it belongs to the app, not to one policy's moderator).
+    reloaded = mod.with_policy(moderator.policy)
+    [fourth] = reloaded.moderate([Content(id="c3", text=text, author_id="acct3")])
+    assert fourth.action == "review" and "posted by 4 accounts" in fourth.reasons[-1].clause
+    with pytest.raises(ConfigError, match="burst_category 'memes'"):
+        Moderator(
+            moderator.policy,
+            moderator.pipeline,
+            settings.override(pipeline={"burst_category": "memes"}),
+            media=moderator.media,
+        )

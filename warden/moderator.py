@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class Moderator:
         account_risk: AccountRiskScorer | None = None,
         judge: LLMJudgeDetector | None = None,
         media: MediaTier | None = None,
+        shared: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self.judge = judge
@@ -71,6 +72,7 @@ class Moderator:
             banks=banks,
             account_risk=account_risk,
             judge=judge,
+            shared={} if shared is None else shared,
         )
         self.stages = stage_registry.build(settings.pipeline.stages, self.parts)
 
@@ -104,6 +106,7 @@ class Moderator:
             account_risk=self.account_risk,
             judge=judge,
             media=self.media,
+            shared=self.parts.shared,  # stage state (e.g. the copy-burst memory) survives a reload
         )
 
     def attach(

@@ -290,6 +290,13 @@ class PipelineSettings(Section):
         min_length=1,
         description="Stages every item passes, in order (names from warden.stages; JSON list in env).",
     )
+    burst_min_authors: int = Field(
+        default=5, ge=2, description="Stage `burst`: distinct authors of one text that send it to review."
+    )
+    burst_window_s: float = Field(default=600.0, gt=0, description="Stage `burst`: how far back it counts.")
+    burst_category: str = Field(
+        default="spam_scam", description="Stage `burst`: the category it reviews under."
+    )
     text_tiers: list[TextTier] = Field(
         default_factory=_default_text_tiers,
         min_length=1,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..content import Content
 from ..decision import Decision, StageTrace, Versions
@@ -61,6 +61,8 @@ class Parts:
     banks: BankMatcher | None = None
     account_risk: AccountRiskScorer | None = None
     judge: LLMJudgeDetector | None = None
+    # State stages keep across the moderators of one app (policy reloads rebuild the stages).
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 class Stage:
