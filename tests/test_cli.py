@@ -174,3 +174,14 @@ def test_moderate_store_queues_for_review(tmp_path: Path, monkeypatch: pytest.Mo
         assert sorted(t.content_id for t in tasks) == ["q1", "q2"]
     finally:
         get_settings.cache_clear()
+
+
+def test_the_cli_runs_as_a_module() -> None:
+    # `python -m warden.cli` is how the benchmarks and process managers start the server.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "warden.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "moderate" in done.stdout
