@@ -20,11 +20,11 @@ import pytest
 from fastapi import FastAPI
 from support import REPO, require_service, serve_app
 
-from warden.console import render, views
-from warden.console.session import SESSION_COOKIE, Signer
 from warden.review.models import MediaRef, ReviewTask
 from warden.review.service import ReviewService
 from warden.serve import create_app
+from warden.serve.console import render, views
+from warden.serve.console.session import SESSION_COOKIE, Signer
 from warden.settings import MediaSettings, ReviewSettings, Settings
 
 CHROMIUM = Path("/usr/bin/chromium")

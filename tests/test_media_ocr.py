@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from support import require_data, require_service
 
 from warden.errors import MissingExtraError, ValidationError
-from warden.media.memes import Position, edit_distance, find_font, normalise_for_cer, render_meme
+from warden.learn.media.memes import Position, edit_distance, find_font, normalise_for_cer, render_meme
 from warden.media.ocr import MissingTesseractError, OcrError, TesseractOcr
 from warden.media.types import OcrResult
 

@@ -14,7 +14,7 @@ from PIL import Image
 from support import require_data, require_service
 
 from warden.errors import ValidationError
-from warden.media.memes import (
+from warden.learn.media.memes import (
     FONT_FILES,
     PHOTO_MEMBERS,
     build_meme_set,

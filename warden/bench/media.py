@@ -61,7 +61,7 @@ def _test_video(seconds: int = 60) -> bytes:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise MissingDataError("ffmpeg is not installed (make system-deps)")
-    from ..media.memes import FONT_FILES, find_font
+    from ..learn.media.memes import FONT_FILES, find_font
 
     font = str(find_font(FONT_FILES[1])).replace(":", r"\:")
     caption = (
@@ -85,8 +85,8 @@ def _test_video(seconds: int = 60) -> bytes:
 
 
 def run() -> dict[str, float]:
+    from ..learn.media.memes import build_meme_set
     from ..media.frames import decode_media
-    from ..media.memes import build_meme_set
 
     settings = get_settings()
     out: dict[str, float] = {}
@@ -150,8 +150,8 @@ def _quality(moderator: Moderator, data_dir: Path) -> dict[str, float]:
     if ocr is None:
         return {}
     from ..evaluate.metrics import binary_metrics
-    from ..media.memes import build_meme_set, edit_distance, normalise_for_cer
-    from ..media.train_fusion import (
+    from ..learn.media.memes import build_meme_set, edit_distance, normalise_for_cer
+    from ..learn.media.train_fusion import (
         SEED,
         _single,
         caption_pool,

@@ -202,10 +202,10 @@ def train_media_fusion(
     n_test: Annotated[int | None, typer.Option(help="Test-split memes to render (default all).")] = None,
 ) -> None:
     """Fit the multimodal fusion on rendered memes + captions (calib split); report on the test split."""
+    from ..learn.media.train_fusion import FusionTrainConfig
+    from ..learn.media.train_fusion import train_media_fusion as run_fusion
     from ..media.fusion import DEFAULT_DIR
     from ..media.ocr import TesseractOcr
-    from ..media.train_fusion import FusionTrainConfig
-    from ..media.train_fusion import train_media_fusion as run_fusion
     from ..moderator import Moderator
 
     settings = _settings()

@@ -12,7 +12,7 @@ Each mask holds only letter-shaped components (the photo drops out) drawn black 
 stacked into one page for a single Tesseract run. The readings are merged word by word: the more
 confident word wins where boxes overlap. Only when neither mask yields a confident word is the plain
 grayscale image read as a fallback (coloured text, low contrast). Measured on 300 rendered memes of
-the calib split (`warden.media.memes`), character error rate: 0.47 reading the upscaled grayscale
+the calib split (`warden.learn.media.memes`), character error rate: 0.47 reading the upscaled grayscale
 image, 0.51 keeping the more confident of it and its inverse, 0.024 with the glyph masks.
 
 Tesseract runs as a subprocess (TSV output, image on stdin) rather than through pytesseract, which

@@ -541,7 +541,7 @@ def create_app(
     from .graph_api import router as graph_router
 
     app.include_router(graph_router)
-    from ..console import install as install_console  # the web review console at /console
+    from .console import install as install_console  # the web review console at /console
 
     secret = settings.review.console_secret
     install_console(app, secret.get_secret_value() if secret is not None else None)

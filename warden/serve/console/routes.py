@@ -20,11 +20,11 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ..errors import ConflictError, NotFoundError, ValidationError
-from ..review.appeals import REVIEWER_ACTIONS
-from ..review.models import ReviewTask
-from ..review.service import ReviewService, reviewer_view
-from ..serve.auth import ANONYMOUS
+from ...errors import ConflictError, NotFoundError, ValidationError
+from ...review.appeals import REVIEWER_ACTIONS
+from ...review.models import ReviewTask
+from ...review.service import ReviewService, reviewer_view
+from ..auth import ANONYMOUS
 from . import render, views
 from .session import (
     CONSOLE_ROLES,

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..content import Content
-from ..errors import MissingDataError, ValidationError
-from ..evaluate.metrics import binary_metrics
+from ...content import Content
+from ...errors import MissingDataError, ValidationError
+from ...evaluate.metrics import binary_metrics
 
 if TYPE_CHECKING:
-    from ..moderator import Moderator
-    from .ocr import TesseractOcr
+    from ...media.ocr import TesseractOcr
+    from ...moderator import Moderator
 
 Position = Literal["top", "bottom", "both"]
 Style = Literal["outline", "plain"]
@@ -290,8 +290,8 @@ def build_meme_set(
     `n` samples that many captions (None: all). Every rendering choice (photo, font, size, layout,
     style, case, width, JPEG quality) comes from `seed`, so a call is reproducible. `renders_per_text`
     > 1 draws each caption again with other choices (ids get a "#k" suffix)."""
-    from ..learn.datasets import DATASETS
-    from ..learn.splits import apply_splits
+    from ..datasets import DATASETS
+    from ..splits import apply_splits
 
     if split not in SPLITS:
         raise ValidationError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
@@ -419,7 +419,7 @@ def evaluate_memes(
     text_probs, text_flags = _moderate(moderator, [m.text for m in memes], category, 256)
     # Judged as the media path judges a frame's text: whitespace collapsed (line breaks cost F1 0.03
     # on calib memes), case kept.
-    from .types import normalise_ocr_text
+    from ...media.types import normalise_ocr_text
 
     ocr_probs, ocr_flags = _moderate(moderator, [normalise_ocr_text(t) for t in ocr_texts], category, 256)
     out.update(_f1_metrics("meme_text", y, text_probs, text_flags))

@@ -7,7 +7,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..review.models import ReviewTask
+from ...review.models import ReviewTask
 from . import render
 
 # Evidence kinds that locate something inside an attachment (box, frame time, or both).

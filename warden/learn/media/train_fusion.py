@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.console import Console
 
-from ..content import Content
-from ..decider import Decider
-from ..evaluate.metrics import binary_metrics, expected_calibration_error
-from .fusion import (
+from ...content import Content
+from ...decider import Decider
+from ...evaluate.metrics import binary_metrics, expected_calibration_error
+from ...media.fusion import (
     DEFAULT_DIR,
     LEARNED_FEATURES,
     LearnedCategory,
@@ -40,12 +40,12 @@ from .fusion import (
     PostChannels,
     learned_features,
 )
-from .types import normalise_ocr_text
+from ...media.types import normalise_ocr_text
 
 if TYPE_CHECKING:
-    from ..moderator import Moderator
+    from ...media.ocr import TesseractOcr
+    from ...moderator import Moderator
     from .memes import RenderedMeme
-    from .ocr import TesseractOcr
 
 LEARNED = ("hate",)
 CAPTION_DATASETS = ("tweeteval_hate", "hatexplain-test-val", "toxigen-demonstrations")
@@ -91,7 +91,7 @@ class TextScores:
 
 def caption_pool(data_dir: Path, split: str) -> tuple[list[str], list[str]]:
     """(benign, hateful) English captions of one split, from data sets with a known hate label."""
-    from ..learn.datasets import load_datasets_with_stats
+    from ..datasets import load_datasets_with_stats
 
     items, _ = load_datasets_with_stats(Path(data_dir), list(CAPTION_DATASETS), decontaminate_all=False)
     benign: list[str] = []
@@ -184,7 +184,7 @@ def train_media_fusion(
     config: FusionTrainConfig, moderator: Moderator, ocr: TesseractOcr, console: Console | None = None
 ) -> dict[str, Any]:
     """Fit, check and save the fusion; returns the report (also stored in the artifact's metrics)."""
-    from ..learn.train import _curve, _share_table
+    from ..train import _curve, _share_table
     from .memes import build_meme_set
 
     console = console or Console(stderr=True)
