@@ -18,14 +18,14 @@ from PIL import Image
 from support import require_data
 
 from warden.banks.signal_types.image_embedding import ImageEmbeddingSignal, decode_vectors, encode_vector
-from warden.detectors.image_nsfw import (
+from warden.errors import MissingExtraError
+from warden.media.nsfw import OpenNsfwModel, default_model_path, pooled_output_name, preprocess
+from warden.media.nsfw_detector import (
     CALIBRATION_FILE,
     NsfwFrameDetector,
     PlattCalibration,
     fit_calibration,
 )
-from warden.errors import MissingExtraError
-from warden.media.nsfw import OpenNsfwModel, default_model_path, pooled_output_name, preprocess
 from warden.media.nudenet_regions import NudeNetRegions, regions_to_evidence
 from warden.media.types import Frame
 from warden.settings import BankSettings
@@ -227,7 +227,7 @@ def test_missing_nudenet_extra_names_the_extra(model):
 
 
 def test_nudenet_is_never_imported_at_module_level():
-    for path in ("warden/media/nudenet_regions.py", "warden/detectors/image_nsfw.py", "warden/media/nsfw.py"):
+    for path in ("warden/media/nudenet_regions.py", "warden/media/nsfw_detector.py", "warden/media/nsfw.py"):
         tree = ast.parse((REPO / path).read_text())
         for node in tree.body:  # module level only; the lazy import lives inside load()
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []

@@ -35,8 +35,8 @@ from .types import Frame, OcrResult, normalise_ocr_text
 if TYPE_CHECKING:
     from ..banks.matcher import BankMatcher
     from ..decision import MediaResult
-    from ..detectors.image_nsfw import NsfwFrameDetector
     from .frames import DecodedMedia
+    from .nsfw_detector import NsfwFrameDetector
     from .ocr import TesseractOcr
 
 _TEXT_SCORE_WIDTH = 320
@@ -104,7 +104,7 @@ class MediaAnalyzer:
         self.last = AnalyzerTimings()
 
     def load(self) -> MediaAnalyzer:
-        from ..detectors.image_nsfw import NsfwFrameDetector
+        from .nsfw_detector import NsfwFrameDetector
 
         if self._nsfw is None:
             self._nsfw = NsfwFrameDetector(

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from ..media.nsfw import OpenNsfwModel
-from ..media.nudenet_regions import NudeNetRegions
-from ..media.types import Frame
+from ..detectors.base import sigmoid
 from ..settings import PACKAGE_DIR
 from ..signals import Evidence, Signal
-from .base import sigmoid
+from .nsfw import OpenNsfwModel
+from .nudenet_regions import NudeNetRegions
+from .types import Frame
 
 CATEGORY = "sexual"
 CALIBRATION_FILE = "image_nsfw_calibration.json"

@@ -21,9 +21,9 @@ from typing import Any
 from sklearn.metrics import cohen_kappa_score
 
 from ..content import Content
-from ..evaluate.metrics import binary_metrics
 from ..learn.datasets import LabeledText, load_raw
-from .judge import PolicyJudge
+from ..llm.judge import PolicyJudge
+from .metrics import binary_metrics
 
 
 @dataclass(frozen=True)
