@@ -157,11 +157,11 @@ class Moderator:
     def moderate(self, items: Sequence[Content]) -> list[Decision]:
         """Decisions in item order. Items with media are decoded first: if any cannot be, nothing is
         decided and MediaBatchError names them (the API and CLI then decide the rest)."""
-        items = list(items)
-        check_limits(items, self.settings.limits)
-        if not items:
+        given = list(items)
+        check_limits(given, self.settings.limits)
+        if not given:
             return []
-        items, media = self.prepare_media(items)
+        items, media = self.prepare_media(given)
         states = [
             ItemState(
                 content=item,
@@ -183,6 +183,10 @@ class Moderator:
                 )
         for stage in self.stages:
             stage.decide(states)
+        # Decided: the decoded frames are not needed for a retry any more, so callers that keep
+        # their items (a benchmark's item set, a CLI chunk) do not keep every picture in memory.
+        for item in (*given, *items):
+            item._decoded = None
         return [s.decision for s in states if s.decision is not None]
 
     def probabilities(self, items: Sequence[Content]) -> np.ndarray:
