@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-RESULTS_DIR = Path("bench/results")
+from .results import RESULTS_DIR
 
 
 def _areas() -> dict[str, Callable[[], dict[str, float]]]:

@@ -27,7 +27,7 @@ TASKS = (
 
 
 def run() -> dict[str, float]:
-    from . import RESULTS_DIR
+    from .results import RESULTS_DIR
 
     settings = get_settings()
     figures: dict[str, float] = {}

@@ -67,9 +67,7 @@ class LabeledText:
     @property
     def train_use(self) -> bool:
         """Whether the item's data set is used by default training (see `DatasetSpec.train_use`)."""
-        from .registry import DATASETS
-
-        spec = DATASETS.get(self.dataset)
+        spec = REGISTERED.get(self.dataset)
         return spec.train_use if spec is not None else True
 
 
@@ -125,6 +123,11 @@ class DatasetSpec:
             if not (root / f).is_file():
                 raise MissingDataError(f"data set '{self.name}' is incomplete: {root / f} is missing")
         return cap_items(self.loader(self, root), self.cap)
+
+
+# Every registered data set by name: filled by `registry` (its `DATASETS` is this dict), read here so
+# an item can tell whether its set is trained on without importing the registry.
+REGISTERED: dict[str, DatasetSpec] = {}
 
 
 def sample_key(item: LabeledText) -> bytes:

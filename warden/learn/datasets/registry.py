@@ -44,6 +44,7 @@ from . import (  # noqa: I001  (registry order: the order data sets load in)
 )
 from .base import (
     _DATA_HINT,
+    REGISTERED,
     DatasetSpec,
     LabeledText,
     log,
@@ -82,7 +83,8 @@ _MODULES = (
     mitre_frr,
     hh_harmless,
 )
-DATASETS: dict[str, DatasetSpec] = {s.name: s for m in _MODULES for s in m.SPECS}
+DATASETS: dict[str, DatasetSpec] = REGISTERED  # the same dict the items read
+DATASETS.update((s.name, s) for m in _MODULES for s in m.SPECS)
 MAPPING_NOTES: dict[str, str] = {k: v for m in _MODULES for k, v in m.NOTES.items()}
 
 
