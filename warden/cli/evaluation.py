@@ -125,7 +125,8 @@ def judge_eval(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
     """Agreement of the configured judge with a data set's labels (accuracy, kappa, F1, items/s)."""
-    from ..evaluate.judge import measure_agreement, sample_items
+    from ..evaluate.judge import measure_agreement
+    from ..learn.datasets.sampling import sample_items
     from ..llm.judge import PolicyJudge
 
     settings = get_settings()

@@ -1,6 +1,6 @@
 """Agreement of the judge with human labels on a sample of a labelled data set.
 
-    items = sample_items(data_dir, "sms-spam-collection", "spam_scam", n=200)
+    items = sample_items(data_dir, "sms-spam-collection", "spam_scam", n=200)  # learn.datasets.sampling
     report = measure_agreement(judge, items, "spam_scam")
 
 The judge is asked about one category per item (the category the data set's label speaks
@@ -11,19 +11,19 @@ accuracy, Cohen's kappa, precision/recall/F1 of the violating class, the share o
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sklearn.metrics import cohen_kappa_score
 
 from ..content import Content
-from ..learn.datasets import LabeledText, load_raw
 from ..llm.judge import PolicyJudge
 from .metrics import binary_metrics
+
+if TYPE_CHECKING:
+    from ..learn.datasets import LabeledText
 
 
 @dataclass(frozen=True)
@@ -47,33 +47,6 @@ class Agreement:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
-
-
-def sample_items(
-    data_dir: Path,
-    dataset: str,
-    category: str,
-    n: int = 200,
-    split: str = "test",
-    balanced: bool = True,
-    seed: int = 0,
-) -> list[LabeledText]:
-    """`n` items of `dataset`'s `split` whose label for `category` is known.
-
-    `balanced` draws half positives (as far as there are enough), so kappa and F1 are
-    informative for rare categories; otherwise a uniform sample at the data's prevalence.
-    """
-    items, _ = load_raw(Path(data_dir), [dataset])
-    pool = [it for it in items if it.split == split and category in it.labels and it.text.strip()]
-    rng = random.Random(seed)
-    if not balanced:
-        return rng.sample(pool, min(n, len(pool)))
-    pos = [it for it in pool if it.labels[category] == 1]
-    neg = [it for it in pool if it.labels[category] == 0]
-    k_pos = min(len(pos), n // 2)
-    chosen = rng.sample(pos, k_pos) + rng.sample(neg, min(len(neg), n - k_pos))
-    rng.shuffle(chosen)
-    return chosen
 
 
 def measure_agreement(

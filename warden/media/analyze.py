@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from ..banks.signal_types.base import Fingerprint
-from ..banks.signal_types.image_embedding import ImageEmbeddingSignal, encode_vector
 from ..content import Content, Media
 from ..errors import MediaError
 from ..settings import MediaSettings, Settings
@@ -34,6 +32,7 @@ from .types import Frame, OcrResult, normalise_ocr_text
 
 if TYPE_CHECKING:
     from ..banks.matcher import BankMatcher
+    from ..banks.signal_types.base import Fingerprint
     from ..decision import MediaResult
     from .frames import DecodedMedia
     from .nsfw_detector import NsfwFrameDetector
@@ -289,9 +288,6 @@ def ocr_evidence(
     return out
 
 
-IMAGE_EMBEDDING = ImageEmbeddingSignal.name
-
-
 # -- the media tier: intake, decoding, fingerprints, analysis and fusion for the Moderator ------------
 
 
@@ -417,11 +413,12 @@ class MediaTier:
             assert banks is not None
             for name in active:
                 signal_type = banks.types[name]
-                if name == IMAGE_EMBEDDING and frames is not None and self.settings.media.enabled:
+                from_embedding = getattr(signal_type, "from_nsfw_embedding", None)
+                if from_embedding is not None and frames is not None and self.settings.media.enabled:
                     # The NSFW network's pooled features of the decoded picture: the same forward
                     # pass the media stage reads its scores from (kept on the attachment).
                     nsfw_pass, embeddings = self.load().analyzer.nsfw.analyse(frames)
-                    fps = [Fingerprint(encode_vector(embeddings[0]))]
+                    fps = from_embedding(embeddings[0])
                 elif video_path is not None:
                     fps = signal_type.from_video_file(video_path, data)
                 else:

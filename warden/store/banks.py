@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..banks.model import AddResult, Bank, BankEntry, NewEntry
 from ..errors import ConflictError, NotFoundError
+from .bank_records import AddResult, Bank, BankEntry, NewEntry
 from .tables import AuditRow, BankEntryRow, BankRow
 
 _INSERT_CHUNK = 5_000

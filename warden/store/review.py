@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..decision import Decision
 from ..errors import ConflictError, NotFoundError
-from ..review.models import (
+from .review_records import (
     Appeal,
     AppealInfo,
     Lease,

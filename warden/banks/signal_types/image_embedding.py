@@ -91,6 +91,10 @@ class ImageEmbeddingSignal(SignalType):
     def validate(self, value: str) -> str:
         return encode_vector(decode_vectors([value])[0])
 
+    def from_nsfw_embedding(self, embedding: np.ndarray) -> list[Fingerprint]:
+        """The value for an image whose NSFW pass already ran (media intake reuses that pass)."""
+        return [Fingerprint(encode_vector(embedding))]
+
     def from_bytes(self, data: bytes, kind: str) -> list[Fingerprint]:
         if kind != "image":
             return []
