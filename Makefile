@@ -45,6 +45,7 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check warden tests bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python scripts/check_import_cycles.py
 
 typecheck: setup
 	$(VENV)/bin/mypy warden

@@ -1,9 +1,9 @@
-"""Fail when any two modules of `warden` import each other, directly or through others.
+"""Fail when modules of `warden` import each other in a cycle, directly or through others, or when
+top-level packages do (`warden.media` -> `warden.banks` -> `warden.media`).
 
 Run by `make lint`. Counts every import grimp sees, the lazy ones inside functions included (only
 `if TYPE_CHECKING:` blocks are left out), so a cycle cannot hide in a function body. Prints each
-cycle's modules and the imports that close it. With `--packages` it also lists the cycles between
-top-level packages (layering debt, reported but not failed; see docs/architecture.md).
+cycle and the imports that close it.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def main(argv: list[str]) -> int:
+def main() -> int:
     graph = grimp.build_graph("warden", exclude_type_checking_imports=True)
     edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
     cycles = strongly_connected(edges)
@@ -73,19 +73,27 @@ def main(argv: list[str]) -> int:
         for module in component:
             for target in sorted(edges[module] & members):
                 print(f"  {module} -> {target}")
-    if "--packages" in argv:
-        top = {m: ".".join(m.split(".")[:2]) for m in graph.modules}
-        packages: dict[str, set[str]] = {}
-        for module, targets in edges.items():
-            packages.setdefault(top[module], set()).update(top[t] for t in targets if top[t] != top[module])
-        for component in strongly_connected(packages):
-            print(f"(layering debt) packages in a cycle: {', '.join(component)}")
-    if cycles:
-        print(f"{len(cycles)} import cycle(s) between modules", file=sys.stderr)
+    top = {m: ".".join(m.split(".")[:2]) for m in graph.modules}
+    packages: dict[str, set[str]] = {}
+    for module, targets in edges.items():
+        packages.setdefault(top[module], set()).update(top[t] for t in targets if top[t] != top[module])
+    package_cycles = strongly_connected(packages)
+    for component in package_cycles:
+        members = set(component)
+        print(f"import cycle between {len(component)} top-level packages:")
+        for module, targets in sorted(edges.items()):
+            for target in sorted(targets):
+                if top[module] != top[target] and {top[module], top[target]} <= members:
+                    print(f"  {module} -> {target}")
+    if cycles or package_cycles:
+        print(
+            f"import cycles: {len(cycles)} between modules, {len(package_cycles)} between packages",
+            file=sys.stderr,
+        )
         return 1
-    print("no import cycles between modules")
+    print("no import cycles between modules or top-level packages")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main())

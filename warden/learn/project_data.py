@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
-from .datasets import CATEGORIES, DatasetSpec, LabeledText, _clean, _item, _split_for
+from .datasets.base import CATEGORIES, DatasetSpec, LabeledText, _clean, _item, _split_for
 from .splits import near_duplicate_key
 
 # = Path(warden.__file__).parent / "data"
@@ -176,9 +176,9 @@ _LANGS = tuple(sorted(ISO_639_1))
 
 SPECS: tuple[DatasetSpec, ...] = (
     DatasetSpec("warden-seeds", "seeds", _LANGS, LICENCE, True, CATEGORIES, True, _load_seeds,
-                family="warden-seeds", builtin=True),
+                family="warden-seeds", builtin=True, package_root=package_data_dir),
     DatasetSpec("warden-contrast", "contrast", _LANGS, LICENCE, True, CATEGORIES, True, _load_contrast,
-                family="warden-contrast", builtin=True),
+                family="warden-contrast", builtin=True, package_root=package_data_dir),
 )  # fmt: skip
 
 MAPPING_NOTES: dict[str, str] = {

@@ -94,6 +94,8 @@ class DatasetSpec:
     # Written by the project inside the package (`project_data.PACKAGE_DATA_DIR / path`), not
     # under the data root; a missing or empty directory loads as [] and is never "missing".
     builtin: bool = False
+    # For builtin sets: where the package's data live, asked at call time (tests point it elsewhere).
+    package_root: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.family:
@@ -102,9 +104,9 @@ class DatasetSpec:
     def location(self, data_dir: Path) -> Path:
         """The directory the loader reads."""
         if self.builtin:
-            from ..project_data import package_data_dir
-
-            return package_data_dir() / self.path
+            if self.package_root is None:
+                raise ValueError(f"builtin data set {self.name!r} has no package_root")
+            return self.package_root() / self.path
         return Path(data_dir) / self.path
 
     def present(self, data_dir: Path) -> bool:
