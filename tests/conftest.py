@@ -16,6 +16,17 @@ from warden.store.testing import database_url_or_skip, drop_test_database
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
+@pytest.fixture(autouse=True)
+def _no_settings_leak() -> Iterator[None]:
+    """A test that runs the CLI with its own environment caches `get_settings()` for the process;
+    the next test on the same worker must not inherit it (e.g. banks switched off)."""
+    from warden.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = database_url_or_skip(request.param, tmp_path)

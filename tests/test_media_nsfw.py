@@ -313,9 +313,9 @@ def test_an_image_is_decoded_once_and_seen_by_the_network_once(photo_bytes, tmp_
     from warden.media.analyze import MediaTier
     from warden.media.intake import MediaBatchError
     from warden.moderator import Moderator
-    from warden.settings import get_settings
+    from warden.settings import Settings
 
-    settings = get_settings().model_copy(update={"database_url": f"sqlite:///{tmp_path / 'b.db'}"})
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'b.db'}")
     store = open_store(settings)
     try:
         banks = bank_service(settings, store)

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_POLICY_PATH = PACKAGE_DIR / "policy" / "default.yaml"
 DEFAULT_MODELS_DIR = PACKAGE_DIR / "models" / "text"
+DEFAULT_MEDIA_MODELS_DIR = PACKAGE_DIR / "models" / "media"
 # The data sets live beside the project checkout (`../shared/data` from the project root), not
 # relative to wherever a command happens to run.
 DEFAULT_DATA_DIR = (PACKAGE_DIR.parent / ".." / "shared" / "data").resolve()
@@ -168,6 +169,10 @@ class MediaSettings(Section):
     """Images, GIFs and video: what is decoded, how densely video is sampled, and network fetching."""
 
     enabled: bool = True
+    models_dir: Path = Field(
+        default=DEFAULT_MEDIA_MODELS_DIR,
+        description="Media fusion and the NSFW calibration (`warden train-media-fusion` writes here).",
+    )
     store_dir: Path = Field(
         default=Path(".warden/media"),
         description="Content-addressed copies of media kept for human review (sha256 file names).",

@@ -204,13 +204,15 @@ def train_media_fusion(
     """Fit the multimodal fusion on rendered memes + captions (calib split); report on the test split."""
     from ..learn.media.train_fusion import FusionTrainConfig
     from ..learn.media.train_fusion import train_media_fusion as run_fusion
-    from ..media.fusion import DEFAULT_DIR
     from ..media.ocr import TesseractOcr
     from ..moderator import Moderator
 
     settings = _settings()
     config = FusionTrainConfig(
-        data_dir=data_dir or settings.data_dir, out_dir=out or DEFAULT_DIR, n_calib=n_calib, n_test=n_test
+        data_dir=data_dir or settings.data_dir,
+        out_dir=out or settings.media.models_dir,
+        n_calib=n_calib,
+        n_test=n_test,
     )
     try:
         moderator = Moderator.from_settings(settings).load()

@@ -107,7 +107,9 @@ class MediaAnalyzer:
 
         if self._nsfw is None:
             self._nsfw = NsfwFrameDetector(
-                threads=self.settings.threads, batch_size=self.settings.nsfw_batch_size
+                self.settings.models_dir,
+                threads=self.settings.threads,
+                batch_size=self.settings.nsfw_batch_size,
             )
         self._nsfw.load()
         if self.settings.ocr_enabled and self._ocr is None:
@@ -214,9 +216,7 @@ class MediaAnalyzer:
         started = time.perf_counter()
         fresh = iter(self.nsfw.detect_frames(flat) if flat else [])
         signals = [
-            sig
-            for frames, k in pairs
-            for sig in (k if k is not None else [next(fresh) for _ in frames])
+            sig for frames, k in pairs for sig in (k if k is not None else [next(fresh) for _ in frames])
         ]
         timings.nsfw_s = time.perf_counter() - started
         results: list[list[FrameResult]] = []
@@ -338,7 +338,7 @@ class MediaTier:
     ) -> None:
         self.settings = settings
         self.analyzer = analyzer or MediaAnalyzer(settings.media)
-        self.fusion = fusion or MediaFusion.load()
+        self.fusion = fusion or MediaFusion.load(settings.media.models_dir)
         self._loaded = False
 
     def load(self) -> MediaTier:

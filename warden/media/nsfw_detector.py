@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..detectors.base import sigmoid
-from ..settings import PACKAGE_DIR
+from ..settings import DEFAULT_MEDIA_MODELS_DIR
 from ..signals import Evidence, Signal
 from .nsfw import OpenNsfwModel
 from .nudenet_regions import NudeNetRegions
@@ -30,7 +30,7 @@ from .types import Frame
 
 CATEGORY = "sexual"
 CALIBRATION_FILE = "image_nsfw_calibration.json"
-DEFAULT_MODEL_DIR = PACKAGE_DIR / "models" / "image"
+DEFAULT_MODEL_DIR = DEFAULT_MEDIA_MODELS_DIR  # beside the media fusion (setting media.models_dir)
 _EPS = 1e-6
 
 
