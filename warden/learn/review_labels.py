@@ -4,7 +4,7 @@ Input: the rows of `ReviewService.export_labels()` / `warden review export-label
 label: {content_id, text, language, categories: [...], action, reviewer, at, source}; other keys
 (queue, task_id, note, ...) are ignored.
 
-What a label means (the data sets' convention, see `datasets.py`): action `allow` is benign, 0 for
+What a label means (the data sets' convention, see `datasets/__init__.py`): action `allow` is benign, 0 for
 every category; an enforcement action (remove, limit, age_restrict, label) with categories is 1 for
 those categories and unknown for the rest (a reviewer names what they removed it for, not everything
 it is not); an enforcement action without categories is a violation of unknown kind. Any other
