@@ -606,3 +606,35 @@ def test_restart_keeps_existing_keys(server: Server) -> None:
         assert [k["name"] for k in r.json()["keys"]].count("bootstrap-admin") == 1
     assert key_file.read_text() == before
     assert os.stat(key_file).st_mode & 0o077 == 0
+
+
+def test_metrics_stay_bounded_under_random_methods_and_paths(server: Server) -> None:
+    """Unauthenticated junk (random method names and paths) folds into fixed label values: the
+    /metrics page and the process stay the same size however much of it arrives."""
+    import random
+    import resource
+    import string
+    from concurrent.futures import ThreadPoolExecutor
+
+    def junk(seed: int, n: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            for _ in range(n):
+                method = "".join(rng.choices(string.ascii_uppercase, k=rng.randint(3, 12)))
+                path = "/" + "".join(rng.choices(string.ascii_lowercase + "/", k=rng.randint(1, 30)))
+                assert c.request(method, path).status_code < 500
+
+    def flood(total: int) -> None:  # eight clients at once
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda seed: junk(seed, total // 8), range(8)))
+
+    flood(200)  # warm-up: the fixed label values exist from here on (the scrape's own series too)
+    httpx.get(f"{server.url}/metrics")
+    before = len(httpx.get(f"{server.url}/metrics").text)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    flood(3_000)
+    after = len(httpx.get(f"{server.url}/metrics").text)
+    assert after <= 1.1 * before, (before, after)
+    # The server runs in this process: its peak memory may not grow by more than a few MB.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 20_000  # KiB
+    assert 'method="other"' in httpx.get(f"{server.url}/metrics").text

@@ -162,8 +162,22 @@ class _Limited(BodyLimitMiddleware):
         await response(scope, receive, send)
 
 
+# Label values come from closed sets: a client can send any method name or path, and each new label
+# value is a new time series kept for the life of the process.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in HTTP_METHODS else "other"
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else "other"
+
+
 class RequestMetricsMiddleware:
-    """Latency by route template (raw paths would explode label cardinality) and errors by status."""
+    """Latency by route template (raw paths would explode label cardinality) and errors by status;
+    unknown methods and paths fold into one value each."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -187,8 +201,8 @@ class RequestMetricsMiddleware:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
-            self.metrics.request_latency.labels(endpoint, scope.get("method", "")).observe(
+            self.metrics.request_latency.labels(endpoint, method_label(scope.get("method", ""))).observe(
                 time.perf_counter() - started
             )
             if status >= 400:
-                self.metrics.errors.labels(str(status)).inc()
+                self.metrics.errors.labels(status_label(status)).inc()
