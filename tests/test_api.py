@@ -197,6 +197,9 @@ def test_api_key_management(server: Server) -> None:
         assert admin.delete(f"/v1/admin/api-keys/{name}").status_code == 200
         _error(httpx.get(f"{server.url}/v1/policies", headers=headers), 401, "unauthorized")
         _error(admin.delete("/v1/admin/api-keys/no-such-key"), 404, "not_found")
+        # The only admin key cannot revoke itself (nobody could manage keys over the API after it).
+        _error(admin.delete("/v1/admin/api-keys/bootstrap-admin"), 409, "conflict")
+        assert admin.get("/v1/admin/api-keys").status_code == 200
     audit = server.state.store.list_audit(object_id=name)
     actions = {(row["action"], row["actor"]) for row in audit}
     assert ("apikey.create", "apikey:bootstrap-admin") in actions

@@ -316,14 +316,21 @@ def test_api_key_lifecycle(store: Store, raw: Engine) -> None:
     assert store.api_key_active("ops", "admin", key[:8])
     assert not store.api_key_active("ops", "reviewer", key[:8])  # a role change ends derived sessions
     assert not store.api_key_active("ops", "admin", "wdn_zzzz")  # a re-issued key of the same name
-    store.revoke_api_key("ops")
+    # The last active admin cannot be revoked (nobody could manage keys over the API afterwards).
+    with pytest.raises(ConflictError, match="last active admin"):
+        store.revoke_api_key("ops", actor="ops")
+    assert store.verify_api_key(key) == ("ops", "admin")
+    store.create_api_key("ops-2", "admin")
+    store.revoke_api_key("ops", actor="ops-2")
     assert store.verify_api_key(key) is None
     assert not store.api_key_active("ops", "admin", key[:8])
     assert store.list_api_keys()[0]["revoked_at"] is not None
     store.revoke_api_key("ops")  # idempotent
-    assert store.count_api_keys() == 1
-    assert store.count_api_keys(active_only=True) == 0
-    assert [a["action"] for a in store.list_audit(object_id="ops")] == ["apikey.revoke", "apikey.create"]
+    assert store.count_api_keys() == 2
+    assert store.count_api_keys(active_only=True) == 1
+    audit = store.list_audit(object_id="ops")
+    assert [a["action"] for a in audit] == ["apikey.revoke", "apikey.create"]
+    assert audit[0]["actor"] == "ops-2"  # who revoked it
     with pytest.raises(NotFoundError):
         store.revoke_api_key("ghost")
 

@@ -330,6 +330,19 @@ class Store:
                 raise NotFoundError(f"unknown API key {name!r}")
             if row.revoked_at is not None:
                 return
+            if row.role == "admin":
+                # Locked so two concurrent revokes cannot each leave "one other" admin (PostgreSQL;
+                # SQLite runs one writer at a time anyway).
+                admins = session.scalars(
+                    select(ApiKeyRow.name)
+                    .where(ApiKeyRow.role == "admin", ApiKeyRow.revoked_at.is_(None))
+                    .with_for_update()
+                ).all()
+                if list(admins) == [name]:
+                    raise ConflictError(
+                        f"refusing to revoke {name!r}: it is the last active admin key; "
+                        "create another admin key first"
+                    )
             now = _now()
             row.revoked_at = now
             session.add(AuditRow(**_audit_values(actor, "apikey.revoke", "api_key", name, {}, now)))
