@@ -641,3 +641,28 @@ def test_metrics_stay_bounded_under_random_methods_and_paths(server: Server) -> 
     # The server runs in this process: its peak memory may not grow by more than a few MB.
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 20_000  # KiB
     assert 'method="other"' in httpx.get(f"{server.url}/metrics").text
+
+
+def test_input_refused_inside_an_endpoint_is_a_4xx_not_a_500(server: Server) -> None:
+    # A NUL byte passes the OpenAI schema (any string) and is refused when the input becomes Content.
+    with server.client("client") as c:
+        r = c.post("/v1/moderations", json={"input": ["fine text", "bad\u0000text"]})
+        assert _error(r, 422, "validation_error")["message"].startswith("input[1]: ")
+        assert c.post("/v1/moderations", json={"input": "still works"}).status_code == 200  # same connection
+    # The mechanism: any model validation failing inside an endpoint answers 422, for every route.
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from warden.content import Content
+    from warden.serve.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/late")
+    def late(text: str) -> dict[str, str]:
+        return {"id": Content(id="x", text=text).id}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = client.get("/late", params={"text": "a\u0000b"})
+        assert body.status_code == 422 and body.json()["error"]["details"][0]["loc"] == ["body", "text"]

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ConflictError, NotFoundError, ValidationError, WardenError
@@ -121,6 +122,24 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, message, "validation_error", details)
 
 
+async def _late_validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A model built inside an endpoint from the caller's values (e.g. a moderation input turned
+    into Content) refused them: that is the caller's input, so 422 like the edge validation."""
+    assert isinstance(exc, PydanticValidationError)
+    details = [
+        {
+            "loc": ["body", *_clean_loc(err.get("loc", ()))],
+            "msg": str(err.get("msg", "invalid value")),
+            "type": str(err.get("type", "value_error")),
+        }
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    first = details[0] if details else {"loc": ["body"], "msg": "invalid value"}
+    return error_response(
+        422, f"invalid input: {_loc_text(first['loc'])}: {first['msg']}", "validation_error", details
+    )
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
@@ -155,6 +174,7 @@ async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(PydanticValidationError, _late_validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(ValidationError, _warden_handler(422, "validation_error"))

@@ -12,8 +12,11 @@ import hashlib
 import uuid
 from typing import Literal
 
+from pydantic import ValidationError as PydanticValidationError
+
 from ..content import Content
 from ..decision import Decision
+from ..errors import ValidationError
 from .schemas import OpenAIModerationResponse, OpenAIModerationResult
 
 Combine = Literal["one", "min", "max"]
@@ -49,11 +52,15 @@ def contents_for(texts: list[str], scope: str = "") -> tuple[list[Content], list
     """Unique Content items (a repeated text is moderated once) and the id of each input text."""
     unique: dict[str, Content] = {}
     ids = []
-    for text in texts:
+    for index, text in enumerate(texts):
         cid = content_id_for(text, scope)
         ids.append(cid)
         if cid not in unique:
-            unique[cid] = Content(id=cid, text=text)
+            try:
+                unique[cid] = Content(id=cid, text=text)
+            except PydanticValidationError as exc:
+                reason = exc.errors(include_url=False)[0]["msg"]
+                raise ValidationError(f"input[{index}]: {reason}") from None
     return list(unique.values()), ids
 
 
