@@ -235,3 +235,13 @@ def test_pdq_index_replaces_an_id_and_counts_what_matches() -> None:
     index.merge()
     assert len(index) == 2
     assert [[h.id for h in row] for row in index.search(np.stack([a, b]))] == [[], [1, 2]]
+
+
+def test_exchange_files_with_odd_line_ends_and_short_rows_give_line_errors_not_crashes() -> None:
+    entries, errors = parse("signal_type,signal_value\rmd5,5d41402abc4b2a76b9719d911017c592\rpdq\r", "csv")
+    assert [(e.line, e.signal_type) for e in entries] == [(2, "md5"), (3, "pdq")] and not errors
+    assert entries[1].value == ""  # a short row: the empty value is refused when validated, per line
+    entries, errors = parse(",\n \nd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22", "pdq")
+    assert [e.line for e in entries] == [3] and [(e.line, "HASH" in e.message) for e in errors] == [(1, True)]
+    _, errors = parse("signal_type,signal_value\nmd5," + "a" * 200_000 + "\n", "csv")
+    assert "unreadable CSV" in errors[0].message

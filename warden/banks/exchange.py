@@ -70,14 +70,29 @@ def parse(text: str, fmt: str, source: str = "") -> tuple[list[RawEntry], list[L
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     entries: list[RawEntry] = []
     errors: list[LineError] = []
+    # Old Mac line ends (a bare CR) are line ends, not characters inside a field.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
-        fields = [f.strip().lower() for f in reader.fieldnames or []]
+        try:
+            fields = [f.strip().lower() for f in reader.fieldnames or []]
+        except csv.Error as exc:
+            return [], [LineError(1, f"unreadable CSV header: {exc}")]
         reader.fieldnames = fields
         value_col = "signal_value" if "signal_value" in fields else "hash" if "hash" in fields else None
         if "signal_type" not in fields or value_col is None:
             return [], [LineError(1, "CSV header needs columns signal_type and signal_value (or hash)")]
-        for n, row in enumerate(reader, start=2):
+        rows = iter(reader)
+        n = 1
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # e.g. a field over the csv module's size limit
+                errors.append(LineError(n + 1, f"unreadable CSV: {exc}"))
+                break
+            n += 1
             try:
                 quality = row.get("quality") or ""
                 entries.append(
@@ -101,6 +116,8 @@ def parse(text: str, fmt: str, source: str = "") -> tuple[list[RawEntry], list[L
         try:
             if fmt == "pdq":
                 parts = [p for p in line.replace(",", " ").split() if p]
+                if not parts:
+                    raise ValueError("expected 'HASH[,QUALITY]'")
                 quality = _quality(parts[1], n) if len(parts) > 1 else None
                 entries.append(RawEntry(n, "pdq", parts[0], quality=quality, source=source))
             else:
