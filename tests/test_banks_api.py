@@ -300,3 +300,16 @@ def test_cli_bank_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imag
         assert result.exit_code == 0 and "pdq," in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_ids_and_offsets_beyond_64_bits_are_a_422(bank_server: BankServer) -> None:
+    huge = 2**70
+    with bank_server.client() as c:
+        assert c.post("/v1/banks", json={"name": "wide", "category": "hate"}).status_code == 201
+        for r in (
+            c.delete(f"/v1/banks/wide/entries/{huge}"),
+            c.patch(f"/v1/banks/wide/entries/{huge}", json={"enabled": False}),
+            c.get("/v1/banks/wide/entries", params={"offset": huge}),
+        ):
+            assert r.status_code == 422 and r.json()["error"]["type"] == "validation_error", r.text
+        assert c.get("/v1/banks/wide").status_code == 200  # the connection and the server carry on

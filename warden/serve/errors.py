@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.exc import DataError as SQLAlchemyDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ConflictError, NotFoundError, ValidationError, WardenError
@@ -140,6 +141,16 @@ async def _late_validation_handler(request: Request, exc: Exception) -> JSONResp
     )
 
 
+async def _out_of_range_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A number the database cannot hold (an id or offset beyond 64 bits): the caller's value, 422.
+    SQLite raises OverflowError while binding it, PostgreSQL a DataError (numeric value out of range)."""
+    if isinstance(exc, SQLAlchemyDataError) and "out of range" not in str(exc.orig).lower():
+        return await _unhandled_handler(request, exc)
+    return error_response(
+        422, "a number in the request is out of range (ids and offsets are 64-bit)", "validation_error"
+    )
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
@@ -175,6 +186,8 @@ async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(PydanticValidationError, _late_validation_handler)
+    app.add_exception_handler(OverflowError, _out_of_range_handler)
+    app.add_exception_handler(SQLAlchemyDataError, _out_of_range_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(ValidationError, _warden_handler(422, "validation_error"))
