@@ -666,3 +666,30 @@ def test_input_refused_inside_an_endpoint_is_a_4xx_not_a_500(server: Server) -> 
     with TestClient(app, raise_server_exceptions=False) as client:
         body = client.get("/late", params={"text": "a\u0000b"})
         assert body.status_code == 422 and body.json()["error"]["details"][0]["loc"] == ["body", "text"]
+
+
+def test_free_form_fields_that_could_not_be_served_back_are_refused_at_the_edge(server: Server) -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(300):  # under the parser's limit and under 16 KB, but no serialiser's friend
+        node["a"] = {}
+        node = node["a"]
+    with server.client("client") as c:
+        r = c.post("/v1/moderate", json={"id": _uid("deep"), "text": "hi", "metadata": deep})
+        assert "nested more than 32 levels" in _error(r, 422, "validation_error")["message"]
+        body = '{"id": "nan-1", "text": "hi", "metadata": {"score": NaN}}'  # Python's json reads NaN
+        r = c.post("/v1/moderate", content=body, headers={"content-type": "application/json"})
+        assert r.status_code in (400, 422) and r.json()["error"]["type"] in (
+            "validation_error",
+            "invalid_json",
+        )
+        for blank in (" ", "\u200b\u200b"):
+            _error(c.post("/v1/moderate", json={"id": blank, "text": "hi"}), 422, "validation_error")
+        form = {"id": _uid("form"), "metadata": "[" * 10_000 + "]" * 10_000}
+        files = {"files": ("x.png", b"\x89PNG\r\n\x1a\n", "image/png")}
+        r = c.post("/v1/moderate/upload", data=form, files=files)
+        assert r.status_code in (400, 413, 422), r.text
+        assert c.post("/v1/moderate", json={"id": _uid("after"), "text": "still fine"}).status_code == 200
+    with server.client("admin") as admin:
+        r = admin.put("/v1/policies/active", json={"yaml": "[" * 5_000 + "]" * 5_000})
+        assert r.status_code == 422 and "nested too deeply" in r.text, r.text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -104,6 +106,14 @@ class Content(BaseModel):
             raise ValueError(f"contains a NUL character at position {value.index(chr(0))}")
         return value
 
+    @field_validator("id")
+    @classmethod
+    def _visible_id(cls, value: str) -> str:
+        # An id of spaces or zero-width characters looks empty in every listing and log.
+        if not any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc") for ch in value):
+            raise ValueError("id needs at least one visible character")
+        return value
+
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
@@ -132,6 +142,23 @@ class Content(BaseModel):
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def json_shape_problem(value: Any, max_depth: int) -> str | None:
+    """Why a free-form JSON value cannot be stored and served back, or None: nesting deeper than
+    `max_depth` (serialisers and parsers have recursion limits far below what a 16 KB body can
+    nest), or a NaN/infinite number (not JSON). Iterative, so any depth is checked safely."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth >= max_depth:
+                return f"is nested more than {max_depth} levels deep"
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(node, float) and not math.isfinite(node):
+            return f"contains {node!r}, which is not a JSON number"
+    return None
+
+
 def check_item(item: Content, limits: Limits) -> None:
     """Raise ValidationError if one item breaks a limit (used per item by the CLI)."""
     if len(item.id) > limits.max_id_chars:
@@ -153,6 +180,9 @@ def check_item(item: Content, limits: Limits) -> None:
         )
     if sum(len(v) for v in item.hashes.values()) > limits.max_hashes_per_item:
         raise ValidationError(f"{item.id}: more than {limits.max_hashes_per_item} hashes")
+    problem = json_shape_problem(item.metadata, limits.max_metadata_depth)
+    if problem:
+        raise ValidationError(f"{item.id}: metadata {problem}")
     if len(json.dumps(item.metadata, default=str)) > limits.max_metadata_bytes:
         raise ValidationError(f"{item.id}: metadata exceeds {limits.max_metadata_bytes} bytes")
 

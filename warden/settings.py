@@ -44,6 +44,7 @@ class Limits(Section):
     max_request_bytes: int = 10 * 1024 * 1024
     max_id_chars: int = 256
     max_metadata_bytes: int = 16 * 1024
+    max_metadata_depth: int = Field(default=32, ge=1, le=200, description="Nesting levels of item metadata.")
     max_hashes_per_item: int = 64
     max_media_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding

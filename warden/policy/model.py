@@ -149,6 +149,9 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise PolicyError(source, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    except RecursionError:
+        # A policy is a few levels deep; thousands of nested brackets are an attack, not a policy.
+        raise PolicyError(source, [f"{source}: nested too deeply to be a policy"]) from None
     if not isinstance(data, dict):
         raise PolicyError(
             source, [f"{source}:1: the policy must be a mapping with name, version and categories"]

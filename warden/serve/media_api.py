@@ -145,6 +145,8 @@ async def moderate_upload(
             fields["metadata"] = json.loads(metadata)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"metadata is not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ValidationError("metadata is nested too deeply") from None
     media = []
     for upload in files:
         data = await upload.read()
