@@ -314,7 +314,8 @@ def loo_figures(
     if unknown:
         raise ValueError(f"unknown families {unknown}; known: {sorted(known)}")
     figures: dict[str, float] = {"loo_train_cap_per_dataset": float(cap or 0)}
-    f1s = []
+    f1s: list[float] = []
+    benign_fprs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="warden-loo-") as tmp:
         for family in chosen:
             console.rule(f"leave out {family} ({', '.join(known[family])})")
@@ -330,11 +331,17 @@ def loo_figures(
                 saved.write_text(json.dumps(m))
             for key in ("f1", "pr_auc", "fpr", "n"):
                 figures[f"loo_{family}_{key}"] = m[key]
-            f1s.append(m["f1"])
+            # A benign-only family (e.g. the security prompts) has no F1: its FPR is the figure.
+            if m.get("positives", 1.0) > 0:
+                f1s.append(m["f1"])
+            else:
+                benign_fprs.append(m["fpr"])
             console.print(f"  {family}: F1 {m['f1']:.3f}  PR-AUC {m['pr_auc']:.3f}  FPR {m['fpr']:.3f}")
     if f1s:
         figures["loo_mean_f1"] = float(np.mean(f1s))
         figures["loo_families"] = float(len(f1s))
+    if benign_fprs:
+        figures["loo_benign_only_mean_fpr"] = float(np.mean(benign_fprs))
     return figures
 
 
