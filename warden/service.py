@@ -77,7 +77,3 @@ class ModerationService:
             # queues what a failure between storing and routing left out, and nothing twice.
             self.review.enqueue_decisions(items, decisions, actor)
         return decisions
-
-    def moderate_each(self, items: Sequence[Content], actor: str) -> dict[str, Decision | WardenError]:
-        """`moderate` with per-item errors (see `moderate_each`)."""
-        return moderate_each(lambda batch: self.moderate(batch, actor), items)

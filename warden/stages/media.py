@@ -63,9 +63,6 @@ class MediaStage(Stage):
     def build(cls, parts: Parts) -> MediaStage:
         return cls(parts.media, parts.pipeline, parts.settings, parts.media_assembler)
 
-    def models(self) -> dict[str, str]:
-        return {}  # the media tier's versions go on media decisions only (see score)
-
     def score(self, states: Sequence[ItemState], versions: Versions) -> None:
         todo = [s for s in states if s.open and s.media]
         if not todo:
