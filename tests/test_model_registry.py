@@ -6,6 +6,7 @@ fusion broken (a real regression: kept in shadow), and one small real retrain wi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from warden.cli import app
 from warden.errors import NotFoundError, ValidationError
-from warden.learn.datasets import load_datasets
+from warden.learn.datasets import DATASETS, load_datasets
 from warden.learn.registry import (
     BASELINE,
     GateConfig,
@@ -184,4 +185,19 @@ def test_train_with_review_labels_creates_a_gated_candidate(tmp_path: Path, gold
     # The outcome follows the gate rule either way, and the registry agrees with the report.
     assert report.passed == gate(report.current_scores, report.candidate_scores, report.config)[0]
     assert reg.version(vid).status == ("live" if report.passed else "shadow")
-    assert reg.version(vid).training["n_train"] == training["n_train"]
+    record = reg.version(vid).training
+    assert record["n_train"] == training["n_train"]
+    # The version says what made it: configuration, data manifest with file hashes, metrics.
+    assert record["config"]["datasets"] == ["sms-spam-collection"] and record["config"]["skip_e5"]
+    sms = record["data_manifest"]["sms-spam-collection"]
+    some_file, digest = next(iter(sms["files"].items()))
+    folder = data / DATASETS["sms-spam-collection"].path
+    assert hashlib.sha256((folder / some_file).read_bytes()).hexdigest() == digest
+    assert sms["commercial_ok"] == DATASETS["sms-spam-collection"].commercial_ok
+    assert record["data_manifest"]["review"]["sha256"] is None  # merged labels: no folder
+    assert record["metrics"]["spam_scam"]["oof_average_precision"] > 0.9
+    shown = CliRunner().invoke(app, ["models", "show", vid, "--registry", str(reg.root)])
+    assert shown.exit_code == 0, shown.output
+    assert "sms-spam-collection" in shown.output and sms["sha256"][:16] in shown.output
+    as_json = CliRunner().invoke(app, ["models", "show", vid, "--registry", str(reg.root), "--json"])
+    assert json.loads(as_json.output)["training"]["data_manifest"]["sms-spam-collection"] == sms

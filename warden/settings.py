@@ -283,7 +283,8 @@ def _default_text_tiers() -> list[TextTier]:
     return [
         TextTier(name="fast", detectors=["linear_ngram"]),
         TextTier(
-            name="encoder", detectors=["encoder_minilm", "fewshot_minilm", "multilingual_e5", "fewshot_e5"]
+            name="encoder",
+            detectors=["encoder_minilm_ft", "fewshot_minilm", "multilingual_e5", "fewshot_e5"],
         ),
     ]
 

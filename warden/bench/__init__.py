@@ -24,6 +24,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
     from .media import run as media
     from .quality import run as quality
     from .text import run as text
+    from .training import run as training
 
     return {
         "active": active,
@@ -33,6 +34,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
         "media": media,
         "quality": quality,
         "text": text,
+        "training": training,
     }
 
 

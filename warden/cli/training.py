@@ -51,6 +51,25 @@ def train(
     max_items_per_dataset: Annotated[
         int | None, typer.Option(help="Cap per data set (quick experiments).", min=1)
     ] = None,
+    finetune: Annotated[
+        bool,
+        typer.Option(help="Fine-tune the English encoder end to end (~35 min on 2 CPU cores; what ships)."),
+    ] = True,
+    epochs: Annotated[
+        int, typer.Option(help="Fine-tuning epochs (early stopping may end sooner).", min=1)
+    ] = 2,
+    workers: Annotated[
+        int, typer.Option(help="Fine-tuning workers (data parallel): >1 runs under torchrun.", min=1)
+    ] = 1,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Fine-tune on Ray Train (RAY_ADDRESS or a local cluster).")
+    ] = False,
+    reuse: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Keep these parts already in the models folder: fast, heads, finetune (repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Train the text models; with a registry, as a candidate that is promoted only if not worse."""
     from ..learn.train import TrainConfig
@@ -68,6 +87,11 @@ def train(
         datasets=dataset or None,
         max_items_per_dataset=max_items_per_dataset,
         pipeline=settings.pipeline,
+        finetune=finetune,
+        finetune_epochs=epochs,
+        finetune_workers=workers,
+        finetune_launcher="ray" if ray else ("torchrun" if workers > 1 else "local"),
+        reuse=frozenset(reuse or ()),
     )
     try:
         if not gated:
@@ -82,7 +106,7 @@ def train(
         review += store_labels(_review_service(settings)) if labels_from_store else []
         reg = ModelRegistry(registry or DEFAULT_ROOT, baseline=settings.models_dir)
         report = train_and_gate(active, config, reg, settings, review, golden, console=console)
-    except (WardenError, FileNotFoundError) as exc:
+    except (WardenError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     Console().print(gate_table(report))
     where = reg.path_of(report.candidate)
@@ -112,6 +136,61 @@ def models_list(registry: Annotated[Path | None, _REGISTRY_OPTION] = None) -> No
         )
         table.add_row(v.id, v.status, v.created_at, v.parent or "-", verdict, f1, v.path)
     Console().print(table)
+
+
+@models_app.command("show")
+def models_show(
+    version: Annotated[str, typer.Argument(help="Version id, e.g. v0002.")],
+    registry: Annotated[Path | None, _REGISTRY_OPTION] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole record as JSON.")] = False,
+) -> None:
+    """One version: how it was trained (configuration, data manifest, metrics) and its gate."""
+    from ..learn.registry import DEFAULT_ROOT, ModelRegistry
+
+    reg = ModelRegistry(registry or DEFAULT_ROOT, baseline=get_settings().models_dir)
+    try:
+        v = reg.version(version)
+    except WardenError as exc:
+        _fail(str(exc))
+    from dataclasses import asdict
+
+    if as_json:
+        print(json.dumps(asdict(v), indent=1))
+        return
+    training = v.training or {}
+    console.print(f"[bold]{v.id}[/] {v.status}, created {v.created_at}, {v.path}")
+    config = training.get("config") or {}
+    if config:
+        keys = ("model_version", "commercial_only", "finetune", "finetune_epochs", "finetune_launcher")
+        console.print("config: " + ", ".join(f"{k}={config.get(k)}" for k in keys))
+    manifest = training.get("data_manifest") or {}
+    if manifest:
+        table = Table("data set", "licence", "commercial_ok", "files", "sha256")
+        for name, entry in manifest.items():
+            digest = entry.get("sha256") or "-"
+            table.add_row(
+                name,
+                str(entry.get("licence", "-")),
+                str(entry.get("commercial_ok", "-")),
+                str(len(entry.get("files", {}))),
+                digest[:16],
+            )
+        Console().print(table)
+    metrics = training.get("metrics") or {}
+    if metrics:
+        table = Table("category", "calibration AP (out of fold)")
+        for cat, m in metrics.items():
+            if "@" not in cat and isinstance(m, dict) and "oof_average_precision" in m:
+                table.add_row(cat, f"{m['oof_average_precision']:.4f}")
+        Console().print(table)
+    if training.get("finetune"):
+        ft = training["finetune"]
+        console.print(
+            f"fine-tuned encoder: calibration mean AP {ft.get('calib_mean_average_precision')}, "
+            f"{ft.get('quantised')}, {ft.get('launcher')} × {ft.get('workers')}"
+        )
+    if v.gate:
+        console.print(f"gate: {'passed' if v.gate.get('passed') else 'failed'} {v.gate.get('reasons', [])}")
 
 
 @models_app.command("promote")

@@ -540,9 +540,12 @@ def train_and_gate(
     except BaseException:
         registry._set(vid, status="failed")
         raise
-    registry._set(
-        vid, training={k: report.get(k) for k in ("n_train", "n_calib", "review_labels", "seconds")}
-    )
+    # The version carries what made it: the run's configuration, the data manifest (each data
+    # set's file hashes) and the training metrics (the whole report stays in its training.json).
+    keys = ("n_train", "n_calib", "review_labels", "seconds", "config", "data_manifest", "finetune")
+    training = {k: report.get(k) for k in keys}
+    training["metrics"] = report.get("calibration_oof")
+    registry._set(vid, training=training)
     return registry.submit(vid, settings, policy, gate_config, golden, progress)
 
 

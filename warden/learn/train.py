@@ -28,6 +28,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve
 from sklearn.model_selection import StratifiedKFold
 
 from ..content import Content
+from ..detectors.base import BuildContext, Detector
 from ..evaluate.metrics import expected_calibration_error
 from ..fusion import ROUTES, CategoryFusion, FusionModel, PrecisionCurve, route_of, signal_features
 from ..policy.model import Policy
@@ -37,7 +38,7 @@ from ..signals import Signal
 from ..stages.text import declared_tiers
 from ..text.features import HashedNgrams
 from ..text.langid import detect_languages
-from .datasets import LabeledText, load_datasets, sample_key
+from .datasets import LabeledText, data_manifest, load_datasets, sample_key
 from .embedding_cache import CachedEmbedder
 from .review_labels import merge_review_labels
 
@@ -76,6 +77,19 @@ class TrainConfig:
     protected_texts: list[str] = field(default_factory=list)
     # The text tiers fusion is fitted for: the same declaration serving reads (`pipeline.text_tiers`).
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    # Fine-tune all-MiniLM-L6-v2 end to end (`learn/finetune/`): its ONNX export is the English
+    # encoder tier (`encoder_minilm_ft`); the frozen heads stay as its fallback and fusion is fitted
+    # for both. Without it, a stale fine-tuned artifact in `out_dir` is removed.
+    finetune: bool = False
+    finetune_epochs: int = 2
+    finetune_max_per_dataset: int | None = 2000
+    finetune_max_steps: int | None = None  # per epoch, for smoke tests
+    finetune_launcher: str = "local"  # local | torchrun | ray
+    finetune_workers: int = 1
+    jobs_dir: Path = Path(".cache/finetune")
+    # Parts whose artifacts already in `out_dir` are kept instead of retrained ("fast", "heads",
+    # "finetune"): e.g. re-fine-tune the encoder and refit fusion without re-embedding everything.
+    reuse: frozenset[str] = frozenset()
 
 
 def _labels_matrix(items: Sequence[LabeledText], categories: Sequence[str]) -> np.ndarray:
@@ -150,46 +164,47 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
         "positives_train": {c: int(pos_train[k]) for k, c in enumerate(categories)},
         "commercial_only": config.commercial_only,
         "review_labels": review_stats,
+        "config": _config_record(config),
+        "data_manifest": data_manifest(config.data_dir, {i.dataset for i in items}),
     }
 
-    # 1. Fast tier.
+    unknown = set(config.reuse) - set(REUSABLE)
+    if unknown:
+        raise ValueError(f"cannot reuse {sorted(unknown)}; reusable parts: {', '.join(REUSABLE)}")
+    for part in sorted(config.reuse):
+        missing = [name for name in REUSABLE[part] if not (out / name).exists()]
+        if missing:
+            raise FileNotFoundError(f"--reuse {part}: {', '.join(missing)} not in {out}")
+    report["reused"] = sorted(config.reuse)
     weights_train = source_weights(train_items, config)
     report["source_weights"] = {
         i.dataset: round(float(w), 3)
         for i, w in sorted(zip(train_items, weights_train, strict=True), key=lambda p: p[0].dataset)
     }
-    feats = HashedNgrams()
-    x_train = feats.transform([i.text for i in train_items])
-    weights = np.zeros((feats.n_features, len(learned)), dtype=np.float32)
-    bias = np.zeros(len(learned), dtype=np.float32)
-    for j, cat in enumerate(learned):
-        k = categories.index(cat)
-        rows = np.flatnonzero(y_train[:, k] >= 0)
-        t0 = time.time()
-        w = category_weights(y_train[rows, k], weights_train[rows], config.max_positive_weight)
-        model = _fit_logistic(x_train[rows], y_train[rows, k], config.linear_c, "liblinear", w)
-        weights[:, j] = model.coef_[0]
-        bias[j] = model.intercept_[0]
-        console.print(f"  fast tier [cyan]{cat}[/]: {len(rows):,} rows, {time.time() - t0:.1f}s")
-    meta = {"categories": learned, "features": feats.to_dict(), "model_version": config.model_version}
-    np.savez_compressed(
-        out / "linear.npz", weights=weights.astype(np.float16), bias=bias, meta=np.array(json.dumps(meta))
-    )
-
+    if "fast" not in config.reuse:
+        _train_fast_tier(out, train_items, y_train, weights_train, categories, learned, config, console)
     # 2. Encoder tier heads.
     minilm = CachedEmbedder(MiniLMOnnxEmbedder(), config.cache_dir)
     e5 = CachedEmbedder(E5Embedder(), config.cache_dir)
     english = [i for i in train_items if i.language == "en"]
-    _train_heads(
-        out / "encoder_minilm.npz", english, categories, learned, minilm, config, console, "MiniLM (English)"
-    )
+    if "heads" not in config.reuse:
+        _train_heads(
+            out / "encoder_minilm.npz",
+            english,
+            categories,
+            learned,
+            minilm,
+            config,
+            console,
+            "MiniLM (English)",
+        )
     others = _per_dataset_sample(
         [i for i in train_items if i.language != "en"], config.e5_max_per_dataset, positives_first=True
     )
     # By item hash, not random.sample: leaving a data set out (leave-one-out folds) keeps the rest of
     # the sample, so its embeddings come from the cache.
     e5_items = others + sorted(english, key=sample_key)[: config.e5_english_sample]
-    if not config.skip_e5:
+    if not config.skip_e5 and "heads" not in config.reuse:
         _train_heads(
             out / "multilingual_e5.npz",
             e5_items,
@@ -200,6 +215,44 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
             console,
             "E5 (multilingual)",
         )
+
+    # 2b. The fine-tuned English encoder (its own loop; one process, torchrun or Ray Train).
+    if config.finetune and "finetune" not in config.reuse:
+        from .finetune.launch import finetune_encoder
+
+        meta = finetune_encoder(
+            config.jobs_dir,
+            [i for i in items if i.language == "en"],
+            list(learned),
+            out,
+            config.model_version,
+            epochs=config.finetune_epochs,
+            max_per_dataset=config.finetune_max_per_dataset,
+            max_steps=config.finetune_max_steps,
+            launcher=config.finetune_launcher,
+            workers=config.finetune_workers,
+        )
+        report["finetune"] = {
+            k: meta[k]
+            for k in (
+                "quantised",
+                "calib_mean_average_precision",
+                "epochs",
+                "data",
+                "launcher",
+                "workers",
+                "config",
+            )
+        }
+        console.print(
+            f"  fine-tuned MiniLM: calibration mean AP {meta['calib_mean_average_precision']} "
+            f"({meta['quantised']} exported)"
+        )
+    elif not config.finetune:
+        for name in REUSABLE["finetune"]:
+            if (out / name).exists():
+                (out / name).unlink()
+                console.print(f"  removed {out / name} (not fine-tuned in this run; the frozen heads serve)")
 
     # 3. Fusion and calibration on the calibration split, through the real detectors.
     fusion = FusionModel(version=f"fusion-{config.model_version}")
@@ -222,13 +275,23 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
         e5.embed(
             [c.text for c, r in zip(contents, routes, strict=True) if r != "en"], label="calibration: E5"
         )
+    # A fine-tuned detector's fallback (the frozen heads, served when its artifact is absent) gets
+    # fusion models too: the same tiers with the fallback in its place.
+    fallback_tiers = [(name, [_fallback_of(d, out, policy, minilm, e5) for d in ds]) for name, ds in tiers]
     signals: list[list[Signal]] = [[] for _ in contents]
-    for _, detectors in tiers:
+    ran: set[str] = set()
+    for _, detectors in tiers + fallback_tiers:
         for det in detectors:
+            if det.name in ran:
+                continue
+            ran.add(det.name)
             for i, sig in enumerate(det.detect(contents, langs)):
                 signals[i].append(sig)
     # Fusion for each prefix of the cascade: an item that leaves after tier k is fused on tiers <= k.
     prefixes = [[d.name for _, ds in tiers[: k + 1] for d in ds] for k in range(len(tiers))]
+    fallback_prefixes = [[d.name for _, ds in fallback_tiers[: k + 1] for d in ds] for k in range(len(tiers))]
+    main_prefix = prefixes[-1]
+    prefixes += [p for p in fallback_prefixes if p not in prefixes]
     calib_metrics: dict[str, Any] = {}
     for prefix in prefixes:
         key = FusionModel.prefix_key(prefix)
@@ -247,7 +310,7 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
             fusion.prefixes[key][cat] = CategoryFusion(
                 detectors=list(prefix), coef=final.coef_[0].tolist(), intercept=float(final.intercept_[0])
             )
-            if prefix is prefixes[-1]:
+            if prefix is main_prefix:
                 fusion.curves[cat] = _curve(y, oof)
                 calib_metrics[cat] = _oof_metrics(y, oof)
                 for route in ROUTES:
@@ -257,7 +320,7 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
                         calib_metrics[f"{cat}@{route}"] = _oof_metrics(y[mask], oof[mask])
     # Review budgets (`max_share` rules): fused probabilities of the calibration traffic at upper
     # quantiles, for every category (those without labels score through the few-shot fallback).
-    probs, _ = fusion.fuse(signals, prefixes[-1], categories)
+    probs, _ = fusion.fuse(signals, main_prefix, categories)
     for k, cat in enumerate(categories):
         fusion.shares[cat] = _share_table(probs[:, k])
         for route in ROUTES:
@@ -271,6 +334,73 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     (out / "training.json").write_text(json.dumps(report, indent=1))
     console.print(f"[green]trained[/] in {report['seconds']}s -> {out}")
     return report
+
+
+def _config_record(config: TrainConfig) -> dict[str, Any]:
+    """The run's configuration as JSON (what a registry version records; the merged items and
+    protected texts are data, counted in the report rather than copied)."""
+    out: dict[str, Any] = {}
+    for key, value in vars(config).items():
+        if key in ("extra_items", "protected_texts"):
+            out[key] = len(value)
+        elif isinstance(value, Path):
+            out[key] = str(value)
+        elif isinstance(value, (set, frozenset)):
+            out[key] = sorted(value)
+        elif hasattr(value, "model_dump"):
+            out[key] = value.model_dump(mode="json")
+        else:
+            out[key] = value
+    return json.loads(json.dumps(out, default=str))
+
+
+# What `TrainConfig.reuse` can keep, by the files each part writes.
+REUSABLE = {
+    "fast": ("linear.npz",),
+    "heads": ("encoder_minilm.npz", "multilingual_e5.npz"),
+    "finetune": ("encoder_minilm_ft.onnx", "encoder_minilm_ft.json"),
+}
+
+
+def _fallback_of(
+    det: Detector, out: Path, policy: Policy, minilm: CachedEmbedder, e5: CachedEmbedder
+) -> Detector:
+    """The detector serving would use if `det`'s artifact were absent (itself for most)."""
+    fallback = getattr(det, "fallback", None)
+    if fallback is None:
+        return det
+    context = BuildContext(models_dir=out, policy=policy, embedders={"minilm": minilm, "e5": e5})
+    return fallback.build(context)
+
+
+def _train_fast_tier(
+    out: Path,
+    train_items: Sequence[LabeledText],
+    y_train: np.ndarray,
+    weights_train: np.ndarray,
+    categories: Sequence[str],
+    learned: Sequence[str],
+    config: TrainConfig,
+    console: Console,
+) -> None:
+    """1. Fast tier: per-category logistic regression on hashed n-grams."""
+    feats = HashedNgrams()
+    x_train = feats.transform([i.text for i in train_items])
+    weights = np.zeros((feats.n_features, len(learned)), dtype=np.float32)
+    bias = np.zeros(len(learned), dtype=np.float32)
+    for j, cat in enumerate(learned):
+        k = categories.index(cat)
+        rows = np.flatnonzero(y_train[:, k] >= 0)
+        t0 = time.time()
+        w = category_weights(y_train[rows, k], weights_train[rows], config.max_positive_weight)
+        model = _fit_logistic(x_train[rows], y_train[rows, k], config.linear_c, "liblinear", w)
+        weights[:, j] = model.coef_[0]
+        bias[j] = model.intercept_[0]
+        console.print(f"  fast tier [cyan]{cat}[/]: {len(rows):,} rows, {time.time() - t0:.1f}s")
+    meta = {"categories": learned, "features": feats.to_dict(), "model_version": config.model_version}
+    np.savez_compressed(
+        out / "linear.npz", weights=weights.astype(np.float16), bias=bias, meta=np.array(json.dumps(meta))
+    )
 
 
 def _train_heads(

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def _register_detectors() -> None:
     # Importing the modules registers their detector classes under their names.
-    from ..detectors import embedding_head, fewshot, linear  # noqa: F401
+    from ..detectors import embedding_head, fewshot, finetuned, linear  # noqa: F401
 
 
 def declared_tiers(

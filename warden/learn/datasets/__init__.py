@@ -309,6 +309,7 @@ from .registry import (  # noqa: F401
     DATASETS,
     MAPPING_NOTES,
     _resolve,
+    data_manifest,
     eval_record,
     families,
     load_datasets,

@@ -174,6 +174,35 @@ def load_datasets(
     return load_datasets_with_stats(data_dir, names, commercial_only)[0]
 
 
+def data_manifest(data_dir: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """What a model was trained on, checkably: per data set its licence, `commercial_ok` and the
+    sha256 of every file under its folder (and one digest over them), so that a registry version
+    can say whether today's data are the data it saw."""
+    import hashlib
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(names)):
+        spec = DATASETS.get(name)
+        if spec is None:  # e.g. review labels merged into training: no folder to hash
+            out[name] = {"files": {}, "sha256": None}
+            continue
+        root = spec.location(data_dir)
+        files: dict[str, str] = {}
+        for path in sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []:
+            with path.open("rb") as fh:
+                files[path.relative_to(root).as_posix()] = hashlib.file_digest(fh, "sha256").hexdigest()
+        total = hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in files.items()).encode()).hexdigest()
+        out[name] = {
+            "path": spec.path,
+            "builtin": spec.builtin,
+            "licence": spec.licence,
+            "commercial_ok": spec.commercial_ok,
+            "files": files,
+            "sha256": total,
+        }
+    return out
+
+
 def eval_record(item: LabeledText) -> dict[str, Any] | None:
     """The eval-JSONL object for `item`, or None when nothing about it is known."""
     if not item.labels and item.any_violation is None:

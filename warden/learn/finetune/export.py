@@ -1,0 +1,95 @@
+"""Fine-tuned classifier -> ONNX (fp32, then int8 dynamic quantisation) for the serving seam.
+
+Serving never imports torch: `detectors/finetuned.py` runs the exported graph in ONNX Runtime
+with the same tokenizer. int8 is kept only when it holds the calibration quality (mean average
+precision within `max_int8_loss` of fp32); otherwise the fp32 graph ships.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data import EncodedSet, collate
+from .loop import FineTuneConfig, build_model, evaluate, load_prepared
+
+
+def export_job(
+    job_dir: Path, out_dir: Path, artifact: str, model_version: str, max_int8_loss: float = 0.005
+) -> dict[str, Any]:
+    """Export `best.pt` of the job as `<artifact>.onnx` + `<artifact>.json` in `out_dir`."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    job_dir, out_dir = Path(job_dir), Path(out_dir)
+    config = FineTuneConfig.load(job_dir)
+    _, calib, categories = load_prepared(job_dir)
+    model = build_model(config, len(categories))
+    model.load_state_dict(torch.load(job_dir / "best.pt", weights_only=True))
+    model.eval()
+    fp32 = job_dir / f"{artifact}.fp32.onnx"
+    example = collate(calib, np.arange(min(4, len(calib))))
+    torch.onnx.export(
+        model,
+        (example["input_ids"], example["attention_mask"]),
+        str(fp32),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["logits"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "tokens"},
+            "attention_mask": {0: "batch", 1: "tokens"},
+            "logits": {0: "batch"},
+        },
+        opset_version=17,
+        dynamo=False,
+    )
+    int8 = job_dir / f"{artifact}.int8.onnx"
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    scores = {}
+    for name, path in (("fp32", fp32), ("int8", int8)):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        probs = onnx_predict(session, calib)
+        scores[name] = evaluate(probs, calib.labels, categories)["mean_average_precision"]
+    with torch.no_grad():
+        ref = torch.sigmoid(model(example["input_ids"], example["attention_mask"])).numpy()
+    session = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+    parity = float(np.abs(onnx_predict(session, calib, rows=np.arange(len(ref))) - ref).max())
+    use_int8 = scores["fp32"] - scores["int8"] <= max_int8_loss
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{artifact}.onnx"
+    target.write_bytes((int8 if use_int8 else fp32).read_bytes())
+    history = json.loads((job_dir / "metrics.json").read_text())
+    meta = {
+        "categories": categories,
+        "base": config.extra.get("base"),
+        "max_tokens": config.extra.get("max_tokens", 128),
+        "prefix": config.extra.get("prefix", ""),
+        "model_version": model_version,
+        "quantised": "int8" if use_int8 else "fp32",
+        "calib_mean_average_precision": scores,
+        "onnx_fp32_max_abs_diff_vs_torch": round(parity, 6),
+        "epochs": history,
+        "config": json.loads((job_dir / "config.json").read_text()),
+    }
+    (out_dir / f"{artifact}.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def onnx_predict(
+    session: Any, data: EncodedSet, batch_size: int = 64, rows: np.ndarray | None = None
+) -> np.ndarray:
+    rows = np.arange(len(data)) if rows is None else rows
+    order = rows[np.argsort(data.lengths[rows], kind="stable")]
+    out = np.zeros((len(data), data.labels.shape[1]), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch = collate(data, idx)
+        logits = session.run(
+            None, {"input_ids": batch["input_ids"].numpy(), "attention_mask": batch["attention_mask"].numpy()}
+        )[0]
+        out[idx] = 1.0 / (1.0 + np.exp(-logits))
+    return out[rows]
