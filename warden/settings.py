@@ -284,7 +284,7 @@ def _default_text_tiers() -> list[TextTier]:
         TextTier(name="fast", detectors=["linear_ngram"]),
         TextTier(
             name="encoder",
-            detectors=["encoder_minilm_ft", "fewshot_minilm", "multilingual_e5", "fewshot_e5"],
+            detectors=["encoder_minilm_ft", "fewshot_minilm", "multilingual_e5_ft", "fewshot_e5"],
         ),
     ]
 

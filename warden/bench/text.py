@@ -1,7 +1,9 @@
 """Text area: throughput and latency per tier and end to end through the HTTP API.
 
-Figures: fast_texts_per_s_per_core, encoder_texts_per_s, multilingual_texts_per_s,
-pipeline_texts_per_s, api_items_per_s, api_p50_ms, api_p99_ms, peak_rss_mb.
+Figures: fast_texts_per_s_per_core, encoder_texts_per_s (frozen MiniLM + heads),
+finetuned_encoder_texts_per_s (the fine-tuned MiniLM's ONNX graph; absent when the models folder
+has none), multilingual_texts_per_s, pipeline_texts_per_s, api_items_per_s, api_p50_ms, api_p99_ms,
+peak_rss_mb.
 Texts are real tweets from the TweetEval test split (falls back to built-in sentences when
 the data sets are absent, and says so).
 """
@@ -24,6 +26,7 @@ from rich.console import Console
 
 from ..content import Content
 from ..detectors.embedding_head import E5HeadDetector, MiniLMHeadDetector
+from ..detectors.finetuned import FineTunedMiniLMDetector
 from ..detectors.linear import LinearNgramDetector
 from ..moderator import Moderator
 from ..settings import get_settings
@@ -131,6 +134,10 @@ def run() -> dict[str, float]:
     encoder.load()
     uniq = [Content(id=f"u{i}", text=f"{t} #{i}") for i, t in enumerate(texts[:1024])]
     figures["encoder_texts_per_s"] = _rate(lambda b: encoder.detect(b, ["en"] * len(b)), uniq)
+    if FineTunedMiniLMDetector.available(settings.models_dir):
+        tuned = FineTunedMiniLMDetector(settings.models_dir)
+        tuned.load()
+        figures["finetuned_encoder_texts_per_s"] = _rate(lambda b: tuned.detect(b, ["en"] * len(b)), uniq)
     multi = E5HeadDetector(settings.models_dir)
     multi.load()
     uniq_de = [Content(id=f"d{i}", text=f"{t} Nummer {i}") for i, t in enumerate(texts[1024:1280])]

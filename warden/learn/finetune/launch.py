@@ -82,16 +82,22 @@ def finetune_encoder(
     out_dir: Path,
     model_version: str,
     *,
+    base: str = "minilm",
     epochs: int = 2,
     max_per_dataset: int | None = 2000,
+    english_per_dataset: int | None = None,
     max_steps: int | None = None,
     launcher: str = "local",
     workers: int = 1,
     seed: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Prepare (or resume) the English encoder's job, train it the chosen way, export it to
-    `out_dir/encoder_minilm_ft.onnx`; returns the exported model's metadata plus the data summary."""
+    """Prepare (or resume) the job of base encoder `base` ("minilm", "e5"), train it the chosen
+    way, export it to `out_dir/<artifact>.onnx`; returns the exported model's metadata plus the data
+    summary. `english_per_dataset` caps English sets lower than the others (a multilingual encoder
+    learns from English too, but should not be mostly English)."""
+    from ..datasets import sample_key
+    from .data import balanced_sample
     from .export import export_job
     from .loop import SEED, FineTuneConfig
     from .prepare import BASE_ENCODERS, prepare_job
@@ -100,18 +106,31 @@ def finetune_encoder(
         raise ValueError(f"unknown launcher {launcher!r}; one of {', '.join(LAUNCHERS)}")
     if launcher == "local" and workers != 1:
         raise ValueError("the local launcher runs one worker; use torchrun or ray for more")
+    if base not in BASE_ENCODERS:
+        raise ValueError(f"unknown base encoder {base!r}; one of {', '.join(BASE_ENCODERS)}")
+    encoder = BASE_ENCODERS[base]
+    if english_per_dataset is not None:
+        english = [i for i in items if i.language == "en"]
+        kept = {
+            id(i)
+            for split in ("train", "calib")
+            for i in balanced_sample(
+                [e for e in english if e.split == split], english_per_dataset, sample_key
+            )
+        }
+        items = [i for i in items if i.language != "en" or id(i) in kept]
     config = FineTuneConfig(
-        base_model_dir=str(BASE_ENCODERS["minilm"].model_dir()),
+        base_model_dir=str(encoder.model_dir(Path(jobs_root).parent / "base-models")),
         epochs=epochs,
         max_steps=max_steps,
         seed=SEED if seed is None else seed,
     )
-    job_dir, selected = prepare_job(jobs_root, items, categories, config, "minilm", max_per_dataset)
+    job_dir, selected = prepare_job(jobs_root, items, categories, config, base, max_per_dataset)
     if launcher == "local":
         run_local(job_dir, progress)
     elif launcher == "torchrun":
         run_torchrun(job_dir, workers)
     else:
         run_ray(job_dir, workers)
-    meta = export_job(job_dir, out_dir, "encoder_minilm_ft", model_version)
+    meta = export_job(job_dir, out_dir, encoder.artifact, model_version)
     return {**meta, "data": selected, "launcher": launcher, "workers": workers}

