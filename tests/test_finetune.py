@@ -135,7 +135,22 @@ def test_job_trains_resumes_exports_and_serves(tmp_path: Path):
     models = tmp_path / "models"
     meta = export_job(job, models, "encoder_minilm_ft", "test")
     assert meta["onnx_fp32_max_abs_diff_vs_torch"] < 1e-3
-    assert meta["quantised"] in ("int8", "fp32") and meta["categories"] == CATEGORIES
+    assert meta["quantised"] in ("int8", "fp16w", "fp32") and meta["categories"] == CATEGORIES
+    # The fp16-weight form (chosen when int8 costs quality): half the size, the same outputs.
+    import onnxruntime as ort
+
+    from warden.learn.finetune.export import _fp16_weights, onnx_predict
+    from warden.learn.finetune.loop import load_prepared
+
+    fp32 = job / "encoder_minilm_ft.fp32.onnx"
+    _fp16_weights(fp32, tmp_path / "half.onnx")
+    assert (tmp_path / "half.onnx").stat().st_size < 0.6 * fp32.stat().st_size
+    _, calib, _ = load_prepared(job)
+    full, half = (
+        onnx_predict(ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]), calib)
+        for p in (fp32, tmp_path / "half.onnx")
+    )
+    assert np.abs(full - half).max() < 1e-2
     policy = load_policy(DEFAULT_POLICY_PATH)
     detector = FineTunedMiniLMDetector.build(BuildContext(models_dir=models, policy=policy))
     assert isinstance(detector, FineTunedMiniLMDetector)

@@ -173,7 +173,7 @@ def models_show(
                 name,
                 str(entry.get("licence", "-")),
                 str(entry.get("commercial_ok", "-")),
-                str(len(entry.get("files", {}))),
+                str(entry.get("n_files", len(entry.get("files", {})))),
                 digest[:16],
             )
         Console().print(table)

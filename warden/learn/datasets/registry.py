@@ -174,7 +174,9 @@ def load_datasets(
     return load_datasets_with_stats(data_dir, names, commercial_only)[0]
 
 
-def data_manifest(data_dir: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+def data_manifest(
+    data_dir: Path, names: Iterable[str], max_files_listed: int = 200
+) -> dict[str, dict[str, Any]]:
     """What a model was trained on, checkably: per data set its licence, `commercial_ok` and the
     sha256 of every file under its folder (and one digest over them), so that a registry version
     can say whether today's data are the data it saw."""
@@ -184,7 +186,7 @@ def data_manifest(data_dir: Path, names: Iterable[str]) -> dict[str, dict[str, A
     for name in sorted(set(names)):
         spec = DATASETS.get(name)
         if spec is None:  # e.g. review labels merged into training: no folder to hash
-            out[name] = {"files": {}, "sha256": None}
+            out[name] = {"n_files": 0, "files": {}, "sha256": None}
             continue
         root = spec.location(data_dir)
         files: dict[str, str] = {}
@@ -197,7 +199,9 @@ def data_manifest(data_dir: Path, names: Iterable[str]) -> dict[str, dict[str, A
             "builtin": spec.builtin,
             "licence": spec.licence,
             "commercial_ok": spec.commercial_ok,
-            "files": files,
+            "n_files": len(files),
+            # A set of thousands of small files (one per post) is recorded by its digest alone.
+            "files": files if len(files) <= max_files_listed else {},
             "sha256": total,
         }
     return out
