@@ -34,7 +34,7 @@ def test_only_the_uncertain_band_reaches_the_judge(moderator: Moderator, tmp_pat
     benign, borderline, clear = moderator.moderate(
         [
             Content(id="b", text="Lovely weather for a walk in the park this afternoon."),
-            Content(id="x", text="stop being such a loser"),
+            Content(id="x", text="what a moron"),
             Content(
                 id="s", text="WINNER!! Claim your free $1000 gift card now, click http://bit.ly/xyz to claim"
             ),

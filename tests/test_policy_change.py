@@ -45,7 +45,7 @@ MEDICAL = """
 """
 MISINFORMATION = [
     "Garlic and turmeric cure cancer better than chemo, doctors lie to you",
-    "the covid vaccine has microchips and makes you magnetic, don't take it",
+    "the covid vaccine makes you magnetic and changes your DNA, doctors are lying",
 ]
 BENIGN = ["I have a headache, should I take paracetamol?", "Great game last night, what a goal!"]
 
