@@ -84,7 +84,7 @@ class FineTunedEncoderDetector(Detector):
             # A graph that starts from token vectors: the (frozen) token table lives outside it.
             # Dynamic int8 quantises activations with one scale per call: in a batch, a text's
             # scores would depend on its neighbours (up to 0.06 here). One text per call keeps a
-            # decision a function of its content; short texts lose little (batching gains ~15 %).
+            # decision a function of its content; short texts lose little (batching gains ~12 %).
             self._batch = 1 if meta.get("quantised") == "int8" else self.batch_size
             self._table = None
             if meta.get("inputs", "input_ids") == "word_vectors":
@@ -138,9 +138,10 @@ class FineTunedMiniLMDetector(FineTunedEncoderDetector):
     name = "encoder_minilm_ft"
     version = "1"
     cost = 1.0
-    languages = frozenset({"en", "und"})
+    # Routed like the frozen heads it replaces (and falls back to).
+    languages = MiniLMHeadDetector.languages
     artifact = "encoder_minilm_ft"
-    embedder_name = "minilm"
+    embedder_name = MiniLMHeadDetector.embedder_name
     tokenizer_file = _MODELS / "minilm-tokenizer" / "tokenizer.json"
     fallback = MiniLMHeadDetector
 
@@ -153,8 +154,8 @@ class FineTunedE5Detector(FineTunedEncoderDetector):
     name = "multilingual_e5_ft"
     version = "1"
     cost = 2.0
-    excluded_languages = frozenset({"en", "und"})
+    excluded_languages = E5HeadDetector.excluded_languages
     artifact = "encoder_e5_ft"
-    embedder_name = "e5"
+    embedder_name = E5HeadDetector.embedder_name
     tokenizer_file = _MODELS / "e5-tokenizer" / "tokenizer.json"
     fallback = E5HeadDetector

@@ -38,7 +38,7 @@ from ..signals import Signal
 from ..stages.text import declared_tiers
 from ..text.features import HashedNgrams
 from ..text.langid import detect_languages
-from .datasets import LabeledText, data_manifest, load_datasets, sample_key
+from .datasets import LabeledText, data_manifest, labels_matrix, load_datasets, sample_key
 from .embedding_cache import CachedEmbedder
 from .review_labels import merge_review_labels
 
@@ -95,16 +95,6 @@ class TrainConfig:
     reuse: frozenset[str] = frozenset()
 
 
-def _labels_matrix(items: Sequence[LabeledText], categories: Sequence[str]) -> np.ndarray:
-    """n × C matrix with 1/0 for known labels and -1 for unknown."""
-    y = np.full((len(items), len(categories)), -1, dtype=np.int8)
-    for i, item in enumerate(items):
-        for k, c in enumerate(categories):
-            if c in item.labels:
-                y[i, k] = item.labels[c]
-    return y
-
-
 def _fit_logistic(
     x: Any, y: np.ndarray, c: float, solver: str, sample_weight: np.ndarray | None = None
 ) -> LogisticRegression:
@@ -150,8 +140,8 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
     train_items = [i for i in items if i.split == "train"]
     calib_items = [i for i in items if i.split == "calib"]
     categories = policy.category_ids
-    y_train = _labels_matrix(train_items, categories)
-    y_calib = _labels_matrix(calib_items, categories)
+    y_train = labels_matrix(train_items, categories)
+    y_calib = labels_matrix(calib_items, categories)
     pos_train = (y_train == 1).sum(axis=0)
     learned = [c for k, c in enumerate(categories) if pos_train[k] >= config.min_positives]
     console.print(
@@ -430,7 +420,7 @@ def _train_heads(
     label: str,
 ) -> None:
     vectors = embedder.embed([i.text for i in items], label=f"train: {label}")
-    y = _labels_matrix(items, categories)
+    y = labels_matrix(items, categories)
     base = source_weights(items, config)
     coef = np.zeros((len(learned), embedder.dim), dtype=np.float32)
     intercept = np.full(len(learned), -4.0, dtype=np.float32)

@@ -210,6 +210,7 @@ from .base import (  # noqa: F401  (the package keeps every name the single modu
     _spec,
     _split_for,
     cap_items,
+    labels_matrix,
     log,
     sample_key,
 )

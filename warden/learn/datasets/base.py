@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ...errors import MissingDataError
 from ..splits import SEED, hash_split, near_duplicate_key
 
@@ -72,6 +74,16 @@ class LabeledText:
 
 
 Loader = Callable[["DatasetSpec", Path], list[LabeledText]]
+
+
+def labels_matrix(items: Sequence[LabeledText], categories: Sequence[str]) -> np.ndarray:
+    """n × C matrix (int8) with 1/0 for known labels and -1 for unknown."""
+    y = np.full((len(items), len(categories)), -1, dtype=np.int8)
+    for i, item in enumerate(items):
+        for k, c in enumerate(categories):
+            if c in item.labels:
+                y[i, k] = item.labels[c]
+    return y
 
 
 @dataclass(frozen=True)

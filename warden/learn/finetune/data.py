@@ -7,7 +7,6 @@ far shorter than the cap), which is what makes CPU fine-tuning affordable.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets import LabeledText
+from ..datasets import LabeledText, labels_matrix
 
 
 @dataclass
@@ -41,15 +40,6 @@ def load_tokenizer(path: Path, max_tokens: int):  # -> tokenizers.Tokenizer
     tokenizer.enable_truncation(max_tokens)
     tokenizer.no_padding()
     return tokenizer
-
-
-def labels_matrix(items: Sequence[LabeledText], categories: Sequence[str]) -> np.ndarray:
-    y = np.full((len(items), len(categories)), -1, dtype=np.int8)
-    for i, item in enumerate(items):
-        for k, c in enumerate(categories):
-            if c in item.labels:
-                y[i, k] = item.labels[c]
-    return y
 
 
 def encode(
@@ -130,7 +120,3 @@ def balanced_sample(
             group = (positives + [i for i in group if i.id not in chosen])[:cap]
         out.extend(group)
     return out
-
-
-def describe(items: Sequence[LabeledText]) -> dict[str, int]:
-    return dict(Counter(i.dataset for i in items))
