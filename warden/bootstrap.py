@@ -99,6 +99,19 @@ class Warden:
 
         return moderate_each(lambda batch: self.moderate(batch, actor), items)
 
+    def activate_policy(self, policy: Policy) -> Moderator:
+        """Switch every part that reads the policy to `policy` (models, banks and judge shared),
+        between two batches: the moderator is built and loaded first, then swapped in at once."""
+        fresh = self.moderator.with_policy(policy).load()
+        self.moderator = fresh
+        if self.service is not None:
+            self.service.moderator = fresh
+        if self.banks is not None:
+            self.banks.policy = policy
+        if self.review is not None:
+            self.review.policy = policy
+        return fresh
+
     def close(self) -> None:
         if self.store is not None and self.owns_store:
             self.store.close()

@@ -33,7 +33,20 @@ def route_of(language: str | None) -> str:
     return "en" if (language or "und") in ("en", "und") else "multi"
 
 
-FALLBACK_DETECTORS = ("fewshot_minilm", "fewshot_e5")
+# Where fusion has no model for a category (no calibration labels: `sexual_minors` with the default
+# policy), the raw score of one of these stands in, best first: the policy few-shot, else the fast
+# tier distilled from it (which is what lets an item leave after the fast tier, see `cascade.py`).
+FALLBACK_DETECTORS = ("fewshot_minilm", "fewshot_e5", "linear_ngram")
+
+
+def _fallback_score(signals: Sequence[Signal], category: str) -> float | None:
+    best: tuple[int, float] | None = None
+    for sig in signals:
+        if sig.detector in FALLBACK_DETECTORS and sig.applicable and category in sig.scores:
+            rank = FALLBACK_DETECTORS.index(sig.detector)
+            if best is None or rank < best[0]:
+                best = (rank, sig.scores[category])
+    return None if best is None else best[1]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -170,11 +183,10 @@ class FusionModel:
             else:
                 missing = np.ones(n, dtype=bool)
             for i in np.flatnonzero(missing).tolist():
-                for sig in signals_per_item[i]:
-                    if sig.detector in FALLBACK_DETECTORS and sig.applicable and cat in sig.scores:
-                        probs[i, k] = sig.scores[cat]
-                        evaluated[i, k] = True
-                        break
+                fallback = _fallback_score(signals_per_item[i], cat)
+                if fallback is not None:
+                    probs[i, k] = fallback
+                    evaluated[i, k] = True
         return probs, evaluated
 
     def save(self, model_dir: Path) -> None:

@@ -356,6 +356,48 @@ class GraphSettings(Section):
     )
 
 
+class StreamSettings(Section):
+    """`warden worker`: Redis Streams in and out (env WARDEN_STREAM__...)."""
+
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis holding the streams.")
+    input_stream: str = Field(default="warden:items", min_length=1, description="Items to moderate.")
+    output_stream: str = Field(
+        default="warden:decisions", min_length=1, description="One entry per decided item."
+    )
+    dead_letter_stream: str = Field(
+        default="warden:dead-letter",
+        min_length=1,
+        description="Items refused (invalid, conflicting) or failed `max_attempts` times, with the error.",
+    )
+    group: str = Field(default="warden", min_length=1, description="Consumer group of the workers.")
+    read_count: int = Field(
+        default=64, ge=1, le=10_000, description="Entries per read: one batch through the pipeline."
+    )
+    max_in_flight: int = Field(
+        default=256,
+        ge=1,
+        description="Entries a worker holds undecided at most (backpressure: it reads no more).",
+    )
+    block_ms: int = Field(default=500, ge=1, description="How long a read waits for new entries.")
+    claim_idle_ms: int = Field(
+        default=30_000,
+        ge=1,
+        description="A pending entry idle this long (its worker died or failed) is claimed by another.",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Deliveries of an entry before it goes to the dead-letter stream."
+    )
+    output_maxlen: int = Field(
+        default=1_000_000, ge=1, description="Output and dead-letter streams are trimmed to about this."
+    )
+    policy_poll_s: float = Field(
+        default=0.5, gt=0, description="How often a worker checks the store for a newly activated policy."
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Serve the worker's Prometheus /metrics on this port."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WARDEN_", env_nested_delimiter="__", toml_file="warden.toml", extra="ignore"
@@ -382,6 +424,7 @@ class Settings(BaseSettings):
         default_factory=JudgeSettings, description="LLM policy judge (off by default: it is slow)."
     )
     graph: GraphSettings = Field(default_factory=GraphSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
 
     def override(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed, validated like any other settings:

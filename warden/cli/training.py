@@ -64,6 +64,13 @@ def train(
     ray: Annotated[
         bool, typer.Option("--ray", help="Fine-tune on Ray Train (RAY_ADDRESS or a local cluster).")
     ] = False,
+    distill: Annotated[
+        bool,
+        typer.Option(
+            help="Distil the fast tier from the encoder tier's scores (every category; lets benign "
+            "items leave after it); off: the fast tier learns from the labels alone."
+        ),
+    ] = True,
     reuse: Annotated[
         list[str] | None,
         typer.Option(
@@ -73,6 +80,7 @@ def train(
     ] = None,
 ) -> None:
     """Train the text models; with a registry, as a candidate that is promoted only if not worse."""
+    from ..learn.distill import DistillSettings
     from ..learn.train import TrainConfig
     from ..learn.train import train as run_train
 
@@ -93,6 +101,7 @@ def train(
         finetune_workers=workers,
         finetune_launcher="ray" if ray else ("torchrun" if workers > 1 else "local"),
         reuse=frozenset(reuse or ()),
+        distill=DistillSettings() if distill else None,
     )
     try:
         if not gated:

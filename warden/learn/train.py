@@ -1,9 +1,12 @@
 """`warden train`: fit the shipped text models from the labelled data sets.
 
 Steps (all seeded, all on fixed splits from `splits.py`):
-1. fast tier: per-category logistic regression on hashed n-grams (train split, every language);
-2. encoder tier: logistic heads on frozen MiniLM (English) and multilingual-E5 (other
-   languages, plus an English sample for cross-lingual transfer) embeddings (train split);
+1. encoder tier: logistic heads on frozen MiniLM (English) and multilingual-E5 (other
+   languages, plus an English sample for cross-lingual transfer) embeddings (train split), and the
+   fine-tuned encoders (`finetune/`) that serve in their place;
+2. fast tier: per-category logistic regression on hashed n-grams (train split, every language),
+   distilled from the encoder tier's scores over a pool of texts (`distill.py`) so that it scores
+   every category the encoder tier does, or on the labels alone;
 3. fusion + calibration: the real detectors are run on the calibration split, and a
    logistic stack per category and per stage prefix is fitted with 5-fold out-of-fold
    predictions giving the precision curves behind the policy's target-precision thresholds.
@@ -16,7 +19,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ from ..stages.text import declared_tiers
 from ..text.features import HashedNgrams
 from ..text.langid import detect_languages
 from .datasets import LabeledText, data_manifest, labels_matrix, load_datasets, sample_key
+from .distill import DistillSettings, distill_fast_tier
 from .embedding_cache import CachedEmbedder
 from .review_labels import merge_review_labels
 
@@ -93,6 +97,8 @@ class TrainConfig:
     # Parts whose artifacts already in `out_dir` are kept instead of retrained ("fast", "heads",
     # "finetune"): e.g. re-fine-tune the encoder and refit fusion without re-embedding everything.
     reuse: frozenset[str] = frozenset()
+    # Fast tier from the later tiers' scores over a pool of texts (`distill.py`); None: labels only.
+    distill: DistillSettings | None = field(default_factory=DistillSettings)
 
 
 def _fit_logistic(
@@ -174,9 +180,7 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
         i.dataset: round(float(w), 3)
         for i, w in sorted(zip(train_items, weights_train, strict=True), key=lambda p: p[0].dataset)
     }
-    if "fast" not in config.reuse:
-        _train_fast_tier(out, train_items, y_train, weights_train, categories, learned, config, console)
-    # 2. Encoder tier heads.
+    # 2. Encoder tier heads (the fast tier comes after the encoders: it may learn from them).
     minilm = CachedEmbedder(MiniLMOnnxEmbedder(), config.cache_dir)
     e5 = CachedEmbedder(E5Embedder(), config.cache_dir)
     english = [i for i in train_items if i.language == "en"]
@@ -211,7 +215,14 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
 
     # 2b. Fine-tuned encoders (their own loop; one process, torchrun or Ray Train): MiniLM on
     # English, multilingual-e5-small on every language (its tier serves the non-English traffic).
-    report["finetune"] = {}
+    # A reused fine-tuned encoder keeps the record of the run that trained it.
+    previous = out / "training.json"
+    earlier = json.loads(previous.read_text()).get("finetune", {}) if previous.exists() else {}
+    report["finetune"] = {
+        base: earlier[base]
+        for base in FINETUNE_BASES
+        if base in earlier and ("finetune" if base == "minilm" else f"finetune_{base}") in config.reuse
+    }
     for base in FINETUNE_BASES:
         part = "finetune" if base == "minilm" else f"finetune_{base}"
         wanted = config.finetune and not (base == "e5" and config.skip_e5)
@@ -258,11 +269,6 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
                         f"  removed {out / name} (not fine-tuned in this run; the frozen heads serve)"
                     )
 
-    # 3. Fusion and calibration on the calibration split, through the real detectors.
-    fusion = FusionModel(version=f"fusion-{config.model_version}")
-    langs = detect_languages([i.text for i in calib_items])
-    routes = np.array([route_of(lang) for lang in langs])
-    contents = [Content(id=i.id, text=i.text) for i in calib_items]
     # Every declared tier (the serving switches aside: fusion must cover each deployment's choice).
     tiers = declared_tiers(
         PipelineSettings(text_tiers=config.pipeline.text_tiers),
@@ -271,6 +277,28 @@ def train(policy: Policy, config: TrainConfig, console: Console | None = None) -
         embedders={"minilm": minilm, "e5": e5},
         skip_embedders=frozenset({"e5"}) if config.skip_e5 else frozenset(),
     )
+    # 2c. Fast tier: distilled from the later tiers as served (every category they score), or
+    # supervised on the labels alone.
+    if "fast" not in config.reuse:
+        if config.distill:
+            # English by hash; other languages the same sample the E5 heads embedded (cache hits).
+            english = [i for i in train_items if i.language == "en"]
+            other = [i for i in train_items if i.language != "en"]
+            pool = _per_dataset_sample(english, config.distill.max_per_dataset) + _per_dataset_sample(
+                other, config.e5_max_per_dataset, positives_first=True
+            )
+            teachers = [d for _, ds in tiers[1:] for d in ds]
+            report["distill"] = _distill_fast_tier(
+                out, train_items, pool, teachers, weights_train, categories, config, console
+            )
+        else:
+            _train_fast_tier(out, train_items, y_train, weights_train, categories, learned, config, console)
+
+    # 3. Fusion and calibration on the calibration split, through the real detectors.
+    fusion = FusionModel(version=f"fusion-{config.model_version}")
+    langs = detect_languages([i.text for i in calib_items])
+    routes = np.array([route_of(lang) for lang in langs])
+    contents = [Content(id=i.id, text=i.text) for i in calib_items]
     # Pre-embed with progress bars (the detectors then hit the cache).
     minilm.embed(
         [c.text for c, r in zip(contents, routes, strict=True) if r == "en"], label="calibration: MiniLM"
@@ -351,6 +379,8 @@ def _config_record(config: TrainConfig) -> dict[str, Any]:
             out[key] = str(value)
         elif isinstance(value, (set, frozenset)):
             out[key] = sorted(value)
+        elif is_dataclass(value) and not isinstance(value, type):
+            out[key] = asdict(value)
         elif hasattr(value, "model_dump"):
             out[key] = value.model_dump(mode="json")
         else:
@@ -407,6 +437,50 @@ def _train_fast_tier(
     np.savez_compressed(
         out / "linear.npz", weights=weights.astype(np.float16), bias=bias, meta=np.array(json.dumps(meta))
     )
+
+
+def _distill_fast_tier(
+    out: Path,
+    train_items: Sequence[LabeledText],
+    pool: Sequence[LabeledText],
+    teachers: Sequence[Detector],
+    weights_train: np.ndarray,
+    categories: Sequence[str],
+    config: TrainConfig,
+    console: Console,
+) -> dict[str, Any]:
+    """1. Fast tier, distilled (`distill.py`): hashed n-grams on labels and the teachers' scores."""
+    assert config.distill is not None
+    fitted = distill_fast_tier(
+        train_items,
+        pool,
+        teachers,
+        categories,
+        weights_train,
+        c=config.linear_c,
+        max_positive_weight=config.max_positive_weight,
+        seed=SEED,
+        settings=config.distill,
+        console=console,
+    )
+    meta = {
+        "categories": fitted["categories"],
+        "features": HashedNgrams().to_dict(),
+        "model_version": config.model_version,
+        "distilled_from": sorted({d.identity for d in teachers}),
+    }
+    np.savez_compressed(
+        out / "linear.npz",
+        weights=fitted["weights"].astype(np.float16),
+        bias=fitted["bias"],
+        meta=np.array(json.dumps(meta)),
+    )
+    agree = fitted["report"]["agreement_held_out"]
+    console.print(
+        "  fast tier distilled: agreement with the teachers at 0.5 (held out) "
+        + ", ".join(f"{c} {m['agreement_at_0.5']:.3f}" for c, m in agree.items())
+    )
+    return dict(fitted["report"])
 
 
 def _train_heads(

@@ -408,6 +408,28 @@ class Store:
                     raise
         raise AssertionError("unreachable")
 
+    def latest_policy_activation(self, after_id: int = 0) -> dict[str, Any] | None:
+        """The newest `policy.activate` audit event with an id above `after_id`, with the policy it
+        activated (`audit_id`, `actor`, and the policy row's fields), or None. Processes that do not
+        take the activation request themselves (stream workers, other API replicas) follow it."""
+        with self._sessions() as session:
+            event = session.scalar(
+                select(AuditRow)
+                .where(AuditRow.action == "policy.activate", AuditRow.id > after_id)
+                .order_by(AuditRow.id.desc())
+                .limit(1)
+            )
+            if event is None:
+                return None
+            row = session.scalar(select(PolicyRow).where(PolicyRow.full_version == event.object_id))
+            if row is None:  # an event naming a policy that was never recorded: nothing to follow
+                return None
+            return {"audit_id": event.id, "actor": event.actor, **_policy_dict(row)}
+
+    def last_audit_id(self) -> int:
+        with self._sessions() as session:
+            return int(session.scalar(select(func.max(AuditRow.id))) or 0)
+
     def list_policies(self) -> list[dict[str, Any]]:
         """Oldest first."""
         with self._sessions() as session:
