@@ -23,6 +23,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
     from .graph import run as graph
     from .media import run as media
     from .quality import run as quality
+    from .serve import run as serve
     from .text import run as text
     from .training import run as training
 
@@ -33,6 +34,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
         "graph": graph,
         "media": media,
         "quality": quality,
+        "serve": serve,
         "text": text,
         "training": training,
     }

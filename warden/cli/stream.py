@@ -80,6 +80,16 @@ def worker_run(
         metrics_port=metrics_port,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    worker: StreamWorker | None = None
+
+    def _on_signal(*_: object) -> None:
+        # Before the worker exists (models loading) nothing is in flight: leave at once, cleanly.
+        if worker is None:
+            raise SystemExit(0)
+        worker.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _on_signal)
     client = _redis(settings)
     try:
         with console.status("loading models and the bank index"):
@@ -90,8 +100,6 @@ def worker_run(
         worker = StreamWorker(warden, client, settings.stream, consumer=consumer)
         if settings.stream.metrics_port is not None:
             _serve_metrics(worker, settings.host, settings.stream.metrics_port)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: worker.stop())
         console.print(
             f"worker [bold]{worker.consumer}[/] on {settings.stream.input_stream} "
             f"(group {settings.stream.group}) -> {settings.stream.output_stream}"

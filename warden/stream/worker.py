@@ -141,6 +141,8 @@ class StreamWorker:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        # Listed in the group from now on (`warden worker status`), not only after its first entry.
+        self.redis.xgroup_createconsumer(self.settings.input_stream, self.settings.group, self.consumer)
 
     def run(self, idle_exit_after: int | None = None, max_seconds: float | None = None) -> WorkerStats:
         """Consume until stopped; `idle_exit_after` N empty reads in a row also end it (drain mode,
@@ -220,6 +222,7 @@ class StreamWorker:
         claimed = self.redis.xclaim(self.settings.input_stream, self.settings.group, self.consumer, 0, ids)
         self.stats.claimed += len(claimed)
         self.metrics.claimed.inc(len(claimed))
+        log.info("claimed %d entries this consumer held before it restarted", len(claimed))
         return self._with_attempt_check([(eid, f) for eid, f in claimed if f is not None])
 
     def _claim_stale(self) -> list[Entry]:
