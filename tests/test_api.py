@@ -25,7 +25,7 @@ from warden.errors import ConflictError
 from warden.policy.model import load_policy
 from warden.serve import create_app
 from warden.serve.app import AppState
-from warden.serve.batching import MicroBatcher
+from warden.serve.batching import MicroBatcher, OverloadedError
 from warden.settings import Limits, Settings
 
 OPENAI_KEYS = {
@@ -581,6 +581,59 @@ def test_batcher_fallback_and_dedupe_with_the_real_service(server: Server) -> No
 
     a, b = asyncio.run(dedupe())
     assert sizes == [2] and a[0].decision_id == b[0].decision_id and b[1].content_id == good.id
+
+
+def test_batcher_sheds_past_its_queue_bounds(server: Server) -> None:
+    """Past `max_queued_items` (overall) or `max_queued_items_per_actor`, a request is refused at
+    once with a Retry-After, and the queued ones are still answered."""
+    service = server.state.service
+    items = [Content(id=_uid(f"shed-{i}"), text=f"An ordinary comment number {i}.") for i in range(5)]
+
+    async def scenario() -> list[Any]:
+        async with MicroBatcher(
+            service.moderate, max_size=64, max_wait_ms=300, max_queued_items=3, max_queued_items_per_actor=2
+        ) as b:
+            waiting = [
+                asyncio.ensure_future(b.submit([items[0]], "a")),
+                asyncio.ensure_future(b.submit([items[1]], "a")),
+            ]
+            await asyncio.sleep(0.01)
+            outcomes: list[Any] = []
+            for item, actor in ((items[2], "a"), (items[3], "b"), (items[4], "c")):
+                try:
+                    outcomes.append(await asyncio.wait_for(asyncio.shield(b.submit([item], actor)), 0.05))
+                except (OverloadedError, TimeoutError) as exc:
+                    outcomes.append(exc)
+            return outcomes + list(await asyncio.gather(*waiting))
+
+    third_a, first_b, first_c, *answered = asyncio.run(scenario())
+    assert isinstance(third_a, OverloadedError) and "this API key" in str(third_a)  # a holds 2 of 2
+    assert isinstance(first_b, TimeoutError)  # admitted: waits in the window with a's two
+    assert isinstance(first_c, OverloadedError) and "the server" in str(first_c)  # 3 of 3 queued
+    assert first_c.retry_after_s >= 1.0
+    assert [d[0].content_id for d in answered] == [items[0].id, items[1].id]
+
+
+def test_api_answers_429_with_retry_after_past_capacity(server: Server, tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'shed.db'}", auth_enabled=False).override(
+        pipeline={"queue_max_items": 4, "batch_max_wait_ms": 200}
+    )
+    app = create_app(settings, moderator=server.state.moderator)
+    n = 24
+    barrier = threading.Barrier(n)
+    with _serve(app) as url:
+
+        def one(i: int) -> httpx.Response:
+            with httpx.Client(base_url=url, timeout=60) as c:
+                barrier.wait()
+                return c.post("/v1/moderate", json={"id": f"shed-{i}", "text": f"Comment {i} is fine."})
+
+        with ThreadPoolExecutor(n) as pool:
+            responses = list(pool.map(one, range(n)))
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {200, 429} and codes.count(200) >= 4 and codes.count(429) >= 1, codes
+    shed = next(r for r in responses if r.status_code == 429)
+    assert int(shed.headers["Retry-After"]) >= 1 and shed.json()["error"]["type"] == "overloaded"
 
 
 # -- other configurations -------------------------------------------------------------------------

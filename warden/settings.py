@@ -323,6 +323,15 @@ class PipelineSettings(Section):
     batch_max_wait_ms: float = Field(
         default=5.0, ge=0, description="How long the server waits to fill a batch."
     )
+    queue_max_items: int | None = Field(
+        default=512,
+        ge=1,
+        description="Items the server queues at most (waiting or being decided); past it, 429 with "
+        "Retry-After. None: unbounded.",
+    )
+    queue_max_items_per_key: int | None = Field(
+        default=256, ge=1, description="The same bound per API key (one client cannot fill the queue)."
+    )
 
 
 class GraphSettings(Section):

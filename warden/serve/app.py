@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ..settings import Settings, get_settings
 from ..store import Store
 from . import banks_api, media_api, openai_compat, review_api
 from .auth import Principal, ensure_bootstrap_admin, require_roles
-from .batching import BatcherClosedError, MicroBatcher
+from .batching import BatcherClosedError, MicroBatcher, OverloadedError
 from .errors import error_response, install_error_handlers
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, RequestMetricsMiddleware
@@ -487,6 +488,8 @@ def create_app(
                 max_size=settings.pipeline.batch_max_size,
                 max_wait_ms=settings.pipeline.batch_max_wait_ms,
                 on_batch=metrics_.batch_size.observe,
+                max_queued_items=settings.pipeline.queue_max_items,
+                max_queued_items_per_actor=settings.pipeline.queue_max_items_per_key,
             )
             app.state.warden = AppState(
                 settings=settings,
@@ -527,6 +530,13 @@ def create_app(
         return error_response(503, str(exc), "unavailable", headers={"Retry-After": "1"})
 
     app.add_exception_handler(BatcherClosedError, _unavailable)
+
+    async def _overloaded(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OverloadedError)
+        retry = str(math.ceil(exc.retry_after_s))
+        return error_response(429, str(exc), "overloaded", headers={"Retry-After": retry})
+
+    app.add_exception_handler(OverloadedError, _overloaded)
     # Added last = outermost: metrics also see the 413/415/400 answered by the body check.
     app.add_middleware(
         BodyLimitMiddleware,

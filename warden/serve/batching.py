@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,15 @@ class BatcherClosedError(RuntimeError):
     """The batcher is shutting down and takes no new work (HTTP 503)."""
 
 
+class OverloadedError(RuntimeError):
+    """More items wait than the server may queue, overall or for this key (HTTP 429): shed now
+    rather than answer late. `retry_after_s` is the time the queue ahead needs at the recent rate."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(eq=False)
 class _Request:
     items: list[Content]
@@ -54,9 +64,17 @@ class MicroBatcher:
         max_size: int,
         max_wait_ms: float,
         on_batch: Callable[[int], None] | None = None,
+        max_queued_items: int | None = None,
+        max_queued_items_per_actor: int | None = None,
     ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
+        self.max_queued_items = max_queued_items
+        self.max_queued_items_per_actor = max_queued_items_per_actor
+        # Items accepted and not yet answered (waiting or being decided), overall and per actor.
+        self._queued = 0
+        self._queued_by_actor: dict[str, int] = {}
+        self._items_per_s = 0.0  # moving average of the decided rate, for Retry-After
         self._moderate = moderate
         self.max_size = max_size
         self.max_wait = max(float(max_wait_ms), 0.0) / 1000.0
@@ -105,6 +123,36 @@ class MicroBatcher:
             return []
         if self._closing or self._task is None or self._wakeup is None or self._executor is None:
             raise BatcherClosedError("the server is shutting down; retry shortly")
+        self._admit(len(items), actor)
+        try:
+            return await self._submit(items, actor)
+        finally:
+            self._queued -= len(items)
+            left = self._queued_by_actor.get(actor, 0) - len(items)
+            if left > 0:
+                self._queued_by_actor[actor] = left
+            else:
+                self._queued_by_actor.pop(actor, None)
+
+    def _admit(self, n: int, actor: str) -> None:
+        """Refuse (429) what would queue past the bounds: latency stays bounded by the queue."""
+        mine = self._queued_by_actor.get(actor, 0)
+        # Something is always admitted when nothing waits (a request's size is bounded elsewhere).
+        for who, ahead, limit in (
+            ("the server", self._queued, self.max_queued_items),
+            ("this API key", mine, self.max_queued_items_per_actor),
+        ):
+            if limit is not None and ahead and ahead + n > limit:
+                retry = ahead / self._items_per_s if self._items_per_s > 0 else 1.0
+                raise OverloadedError(
+                    f"{who} has {ahead} items waiting (limit {limit}); retry later",
+                    retry_after_s=max(1.0, min(retry, 60.0)),
+                )
+        self._queued += n
+        self._queued_by_actor[actor] = mine + n
+
+    async def _submit(self, items: list[Content], actor: str) -> list[Decision]:
+        assert self._executor is not None and self._wakeup is not None
         loop = asyncio.get_running_loop()
         request = _Request(items, actor, loop.time())
         if len(items) >= self.max_size:
@@ -190,7 +238,11 @@ class MicroBatcher:
     def _call(self, items: list[Content], actor: str) -> list[Decision]:
         if self._on_batch is not None:
             self._on_batch(len(items))
-        return self._moderate(items, actor)
+        started = time.perf_counter()
+        decisions = self._moderate(items, actor)
+        rate = len(items) / max(time.perf_counter() - started, 1e-6)
+        self._items_per_s = rate if self._items_per_s == 0 else 0.8 * self._items_per_s + 0.2 * rate
+        return decisions
 
     def _process(self, batch: list[_Request]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(batch)
