@@ -163,7 +163,12 @@ def build(
         if load_media:
             mod.load_media()
         review = review_service(settings, st, policy) if st is not None and settings.review.enabled else None
-        service = ModerationService(mod, st, review) if st is not None and store_decisions else None
+        shadow = None
+        if st is not None and store_decisions and settings.shadow.enabled:
+            from .shadow import ShadowRunner
+
+            shadow = ShadowRunner.from_settings(settings, mod, st)
+        service = ModerationService(mod, st, review, shadow) if st is not None and store_decisions else None
     except BaseException:
         if st is not None and store is True:
             st.close()

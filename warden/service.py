@@ -8,6 +8,7 @@ review here too, for the API and the CLI alike.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .review.service import ReviewService
+    from .shadow import ShadowRunner
 
 
 def moderate_each(
@@ -50,10 +52,17 @@ def moderate_each(
 
 
 class ModerationService:
-    def __init__(self, moderator: Moderator, store: Store, review: ReviewService | None = None) -> None:
+    def __init__(
+        self,
+        moderator: Moderator,
+        store: Store,
+        review: ReviewService | None = None,
+        shadow: ShadowRunner | None = None,
+    ) -> None:
         self.moderator = moderator
         self.store = store
         self.review = review
+        self.shadow = shadow  # a candidate deciding a sample of fresh items beside the live path
 
     def moderate(self, items: Sequence[Content], actor: str) -> list[Decision]:
         items = list(items)
@@ -68,7 +77,10 @@ class ModerationService:
                 )
             if prior is None:
                 fresh.append(item)
+        started = time.perf_counter()
         stored = self.store.save_decisions(self.moderator.moderate(fresh), actor=actor) if fresh else []
+        if fresh and self.shadow is not None:
+            self.shadow.observe(fresh, stored, time.perf_counter() - started)
         by_id = {d.content_id: d for d in stored}
         by_id.update({k: v for k, v in existing.items() if k not in by_id})
         decisions = [by_id[item.id] for item in items]

@@ -365,6 +365,30 @@ class GraphSettings(Section):
     )
 
 
+class ShadowSettings(Section):
+    """Shadow mode: a candidate (model version, policy, or both) decides a sample of live traffic
+    beside the live pipeline; its decisions are stored as shadow, never acted on or shown."""
+
+    enabled: bool = False
+    models_dir: Path | None = Field(
+        default=None,
+        description="The candidate's models folder (e.g. a registry version); None: the live models.",
+    )
+    policy_path: Path | None = Field(
+        default=None, description="The candidate's policy YAML; None: the live policy."
+    )
+    sample_rate: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of fresh items the candidate also decides (chosen by content id).",
+    )
+    name: str | None = Field(
+        default=None,
+        description="The candidate's name in reports (default: its policy and pipeline versions).",
+    )
+
+
 class StreamSettings(Section):
     """`warden worker`: Redis Streams in and out (env WARDEN_STREAM__...)."""
 
@@ -434,6 +458,7 @@ class Settings(BaseSettings):
     )
     graph: GraphSettings = Field(default_factory=GraphSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    shadow: ShadowSettings = Field(default_factory=ShadowSettings)
 
     def override(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed, validated like any other settings:

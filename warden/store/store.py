@@ -20,7 +20,7 @@ from ..errors import ConflictError, NotFoundError
 from .banks import BankRepository
 from .engine import MIGRATIONS_DIR, make_engine, normalize_url
 from .review import ReviewRepository
-from .tables import ApiKeyRow, AuditRow, DecisionHistoryRow, DecisionRow, PolicyRow
+from .tables import ApiKeyRow, AuditRow, DecisionHistoryRow, DecisionRow, PolicyRow, ShadowDecisionRow
 
 ROLES = frozenset({"client", "reviewer", "admin"})
 KEY_PREFIX = "wdn_"
@@ -429,6 +429,48 @@ class Store:
     def last_audit_id(self) -> int:
         with self._sessions() as session:
             return int(session.scalar(select(func.max(AuditRow.id))) or 0)
+
+    # -- shadow decisions ------------------------------------------------------------------------
+
+    def save_shadow_decisions(self, rows: list[dict[str, Any]]) -> int:
+        """Store a candidate's decisions (keys: the `ShadowDecisionRow` columns but id); a content id
+        the candidate already has is left as it is. Returns how many were new."""
+        if not rows:
+            return 0
+        added = 0
+        with self._sessions.begin() as session:
+            for candidate in {r["candidate"] for r in rows}:
+                ids = [r["content_id"] for r in rows if r["candidate"] == candidate]
+                taken = set(
+                    session.scalars(
+                        select(ShadowDecisionRow.content_id).where(
+                            ShadowDecisionRow.candidate == candidate, ShadowDecisionRow.content_id.in_(ids)
+                        )
+                    )
+                )
+                fresh = [r for r in rows if r["candidate"] == candidate and r["content_id"] not in taken]
+                unique = list({r["content_id"]: r for r in fresh}.values())
+                if unique:
+                    session.execute(insert(ShadowDecisionRow), unique)
+                    added += len(unique)
+        return added
+
+    def shadow_decisions(
+        self, candidate: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first, payloads included."""
+        query = select(ShadowDecisionRow).order_by(ShadowDecisionRow.id.desc())
+        if candidate is not None:
+            query = query.where(ShadowDecisionRow.candidate == candidate)
+        if limit is not None:
+            query = query.limit(limit)
+        columns = [c.name for c in ShadowDecisionRow.__table__.columns]
+        with self._sessions() as session:
+            return [{c: getattr(r, c) for c in columns} for r in session.scalars(query)]
+
+    def shadow_candidates(self) -> list[str]:
+        with self._sessions() as session:
+            return sorted(session.scalars(select(ShadowDecisionRow.candidate).distinct()))
 
     def list_policies(self) -> list[dict[str, Any]]:
         """Oldest first."""

@@ -274,3 +274,24 @@ class AppealRow(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String)
     open_key: Mapped[str | None] = mapped_column(String, unique=True)
+
+
+class ShadowDecisionRow(Base):
+    """A candidate's decision on a sampled live item (shadow mode): never acted on, never shown to
+    clients; one row per candidate and content id."""
+
+    __tablename__ = "shadow_decisions"
+    __table_args__ = (UniqueConstraint("candidate", "content_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    candidate: Mapped[str] = mapped_column(String, index=True)
+    content_id: Mapped[str] = mapped_column(String)
+    live_decision_id: Mapped[str] = mapped_column(String)
+    live_action: Mapped[str] = mapped_column(String)
+    shadow_action: Mapped[str] = mapped_column(String)
+    # {"live": [flagged categories], "shadow": [...]}
+    flagged: Mapped[dict[str, Any]]
+    live_ms_per_item: Mapped[float]
+    shadow_ms_per_item: Mapped[float]
+    payload: Mapped[dict[str, Any]]  # the candidate's full Decision
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

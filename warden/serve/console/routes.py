@@ -485,8 +485,11 @@ def appeals_page(request: Request, session: ConsoleSession = Depends(current_ses
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin_page(request: Request, session: ConsoleSession = Depends(admin_session)) -> Response:
+    from ...shadow import shadow_report
+
     stats = _review(request).stats()
-    return _render(request, "admin.html", session, nav="admin", stats=stats)
+    shadow = shadow_report(request.app.state.warden.store, examples=0)
+    return _render(request, "admin.html", session, nav="admin", stats=stats, shadow=shadow)
 
 
 @router.get("/audit", response_class=HTMLResponse)
