@@ -142,6 +142,14 @@ def test_train_smoke_on_one_data_set(tmp_path: Path):
         p.name for p in out.iterdir()
     }
     assert report["calibration_oof"]["spam_scam"]["oof_average_precision"] > 0.8
+    # The fast tier is distilled from the encoder tier: it scores every category the teachers do
+    # (the few-shot scores those without data), and agrees with them on held-out pool items.
+    distill = report["distill"]
+    assert set(distill["categories"]) == set(load_policy(DEFAULT_POLICY_PATH).category_ids)
+    # (without E5, an SMS text detected as another language has no teacher: its label alone counts)
+    sources = distill["teacher_sources"]["sexual_minors"]
+    assert set(sources) == {"fewshot_minilm"} and sources["fewshot_minilm"] > 0.95 * distill["pool"]
+    assert distill["agreement_held_out"]["spam_scam"]["agreement_at_0.5"] > 0.9
 
 
 def test_moderate_store_queues_for_review(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
