@@ -37,12 +37,12 @@ def moderator() -> Moderator:
 
 @pytest.fixture
 def strict_policy(tmp_path: Path) -> Path:
-    """The default policy with harassment removed from a probability of 0.01: a candidate that flips."""
+    """The default policy removing every item for harassment: a candidate that surely flips."""
     data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
     data["version"] = str(data["version"]) + "-strict"
     for category in data["categories"]:
         if category["id"] == "harassment":
-            category["actions"] = [{"action": "remove", "min_probability": 0.01}]
+            category["actions"] = [{"action": "remove", "min_probability": 0.0}]
     path = tmp_path / "strict.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

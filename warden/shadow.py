@@ -110,55 +110,102 @@ class ShadowRunner:
             return 0
 
 
+class DiffSummary:
+    """Live against candidate over items, built incrementally (shadow reports, `warden ray rescore`):
+    action and flagged-set agreement, action transitions, per category the items only the candidate
+    flags (`up`) and only live flags (`down`), and the first example flips."""
+
+    def __init__(self, examples: int = 5) -> None:
+        self.examples_wanted = examples
+        self.items = 0
+        self.same_action = 0
+        self.same_flagged = 0
+        self.transitions: Counter[str] = Counter()
+        self.up: Counter[str] = Counter()
+        self.down: Counter[str] = Counter()
+        self.examples: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        content_id: str,
+        live_action: str,
+        action: str,
+        live_flagged: Sequence[str],
+        flagged: Sequence[str],
+    ) -> None:
+        live, cand = set(live_flagged), set(flagged)
+        self.items += 1
+        self.same_action += live_action == action
+        self.same_flagged += live == cand
+        self.transitions[f"{live_action}->{action}"] += 1
+        self.up.update(cand - live)
+        self.down.update(live - cand)
+        if live_action != action and len(self.examples) < self.examples_wanted:
+            self.examples.append(
+                {
+                    "content_id": content_id,
+                    "live": live_action,
+                    "shadow": action,
+                    "live_flagged": sorted(live),
+                    "shadow_flagged": sorted(cand),
+                }
+            )
+
+    def merge(self, other: DiffSummary) -> None:
+        self.items += other.items
+        self.same_action += other.same_action
+        self.same_flagged += other.same_flagged
+        self.transitions.update(other.transitions)
+        self.up.update(other.up)
+        self.down.update(other.down)
+        room = self.examples_wanted - len(self.examples)
+        self.examples.extend(other.examples[: max(room, 0)])
+
+    def as_dict(self) -> dict[str, Any]:
+        n = max(self.items, 1)
+        return {
+            "items": self.items,
+            "action_agreement": self.same_action / n,
+            "flagged_agreement": self.same_flagged / n,
+            "transitions": dict(self.transitions.most_common()),
+            "categories": {
+                c: {"up": self.up[c], "down": self.down[c]} for c in sorted(set(self.up) | set(self.down))
+            },
+            "examples": self.examples,
+        }
+
+
 def shadow_report(store: Store, candidate: str | None = None, examples: int = 5) -> list[dict[str, Any]]:
-    """Per candidate: items compared, action agreement, flagged-set agreement, action transitions,
-    flips per category (flagged by the candidate only: `up`; by live only: `down`), latency per item
-    of each and the cost of the candidate per sampled item, with a few example flips."""
+    """Per candidate: the `DiffSummary` of its stored shadow decisions against the live ones, the
+    latency per item of each and the cost of the candidate per sampled item."""
     names = [candidate] if candidate else store.shadow_candidates()
     out = []
     for name in names:
         rows = store.shadow_decisions(name)
         if not rows:
             continue
+        summary = DiffSummary(examples)
+        for r in reversed(rows):  # oldest first: the examples are the first flips
+            summary.add(
+                r["content_id"],
+                r["live_action"],
+                r["shadow_action"],
+                r["flagged"]["live"],
+                r["flagged"]["shadow"],
+            )
         n = len(rows)
-        transitions = Counter(f"{r['live_action']}->{r['shadow_action']}" for r in rows)
-        up: Counter[str] = Counter()
-        down: Counter[str] = Counter()
-        flips: list[dict[str, Any]] = []
-        for r in rows:
-            live, shadow = set(r["flagged"]["live"]), set(r["flagged"]["shadow"])
-            up.update(shadow - live)
-            down.update(live - shadow)
-            if r["live_action"] != r["shadow_action"] and len(flips) < examples:
-                flips.append(
-                    {
-                        "content_id": r["content_id"],
-                        "live": r["live_action"],
-                        "shadow": r["shadow_action"],
-                        "live_flagged": sorted(live),
-                        "shadow_flagged": sorted(shadow),
-                    }
-                )
         live_ms = sum(r["live_ms_per_item"] for r in rows) / n
         shadow_ms = sum(r["shadow_ms_per_item"] for r in rows) / n
         out.append(
             {
                 "candidate": name,
-                "items": n,
-                "action_agreement": sum(r["live_action"] == r["shadow_action"] for r in rows) / n,
-                "flagged_agreement": sum(
-                    set(r["flagged"]["live"]) == set(r["flagged"]["shadow"]) for r in rows
-                )
-                / n,
-                "transitions": dict(transitions.most_common()),
-                "categories": {c: {"up": up[c], "down": down[c]} for c in sorted(set(up) | set(down))},
+                **summary.as_dict(),
                 "live_ms_per_item": round(live_ms, 2),
                 "shadow_ms_per_item": round(shadow_ms, 2),
                 # What shadowing costs a sampled item, relative to deciding it live.
                 "cost_per_sampled_item": round(shadow_ms / live_ms, 3) if live_ms > 0 else None,
                 "first": min(r["created_at"] for r in rows).isoformat(),
                 "last": max(r["created_at"] for r in rows).isoformat(),
-                "examples": flips,
             }
         )
     return out

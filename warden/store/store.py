@@ -430,6 +430,63 @@ class Store:
         with self._sessions() as session:
             return int(session.scalar(select(func.max(AuditRow.id))) or 0)
 
+    def revise_decisions(self, decisions: list[Decision], actor: str, reason: str) -> tuple[int, int]:
+        """Make each decision the current version of its content id (same decision id as the stored
+        one, the old version kept in the history; a re-run of history with a new policy or model).
+        Content ids a person has revised since (a history entry by anyone but `system:` actors) are
+        left alone, as are ids with no stored decision or other content. Returns (revised, kept)."""
+        revised = kept = 0
+        now = _now()
+        with self._sessions.begin() as session:
+            ids = [d.content_id for d in decisions]
+            rows = {
+                r.content_id: r
+                for r in session.scalars(
+                    select(DecisionRow).where(DecisionRow.content_id.in_(ids)).with_for_update()
+                )
+            }
+            history = session.execute(
+                select(DecisionHistoryRow.content_id, DecisionHistoryRow.actor)
+                .where(DecisionHistoryRow.content_id.in_(ids))
+                .order_by(DecisionHistoryRow.id)
+            ).all()
+            versions: dict[str, list[str]] = {}
+            for content_id, who in history:
+                versions.setdefault(content_id, []).append(who)
+            for decision in decisions:
+                row = rows.get(decision.content_id)
+                later = versions.get(decision.content_id, [])[1:]
+                if (
+                    row is None
+                    or row.payload.get("content_hash") != decision.content_hash
+                    or any(not who.startswith("system:") for who in later)
+                ):
+                    kept += 1
+                    continue
+                new = decision.model_copy(update={"decision_id": row.decision_id})
+                payload = new.model_dump(mode="json")
+                previous = row.payload.get("action")
+                row.action, row.flagged, row.payload, row.created_at = new.action, new.flagged, payload, now
+                row.policy_version, row.pipeline_version = new.versions.policy, new.versions.pipeline
+                row.model_versions = dict(new.versions.models)
+                session.add(
+                    DecisionHistoryRow(
+                        decision_id=row.decision_id,
+                        content_id=new.content_id,
+                        payload=payload,
+                        created_at=now,
+                        actor=actor,
+                    )
+                )
+                detail = {"content_id": new.content_id, "from": previous, "to": new.action, "reason": reason}
+                session.add(
+                    AuditRow(
+                        **_audit_values(actor, "decision.rescore", "decision", row.decision_id, detail, now)
+                    )
+                )
+                revised += 1
+        return revised, kept
+
     # -- shadow decisions ------------------------------------------------------------------------
 
     def save_shadow_decisions(self, rows: list[dict[str, Any]]) -> int:
