@@ -23,7 +23,7 @@ from warden.serve.app import create_app
 from warden.settings import Settings, get_settings
 
 T0 = 1_700_000_000
-BORDERLINE = "stop being such a loser"
+BORDERLINE = "nobody likes you, loser"
 
 
 def _graph_file(path: Path) -> Path:

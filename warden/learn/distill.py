@@ -18,9 +18,11 @@ cross-entropy against a soft target, with scikit-learn's solver.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,6 +87,33 @@ def teacher_scores(
                             sources[cat][det.name] = sources[cat].get(det.name, 0) + 1
             progress.advance(task, len(rows))
     return out, sources
+
+
+def cached_teacher_scores(
+    cache_dir: Path | None,
+    detectors: Sequence[Detector],
+    items: Sequence[LabeledText],
+    categories: Sequence[str],
+    batch: int = 256,
+    console: Console | None = None,
+) -> tuple[np.ndarray, dict[str, dict[str, int]]]:
+    """`teacher_scores`, kept in `cache_dir` under a key of the teachers' identities, the categories
+    and the pool's texts: refitting the student (another `hard_weight`, say) costs no inference."""
+    if cache_dir is None:
+        return teacher_scores(detectors, items, categories, batch, console)
+    key = hashlib.sha256()
+    for part in sorted(d.identity for d in detectors) + list(categories):
+        key.update(part.encode() + b"\x00")
+    for item in items:
+        key.update(item.text.encode("utf-8", "surrogatepass") + b"\x00")
+    path = Path(cache_dir) / f"teacher-{key.hexdigest()[:16]}.npz"
+    if path.exists():
+        data = np.load(path, allow_pickle=False)
+        return data["scores"], json.loads(str(data["sources"]))
+    scores, sources = teacher_scores(detectors, items, categories, batch, console)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, scores=scores, sources=np.array(json.dumps(sources)))
+    return scores, sources
 
 
 def soft_targets(hard: np.ndarray, teacher: np.ndarray, hard_weight: float) -> np.ndarray:
@@ -156,6 +185,7 @@ def distill_fast_tier(
     seed: int,
     settings: DistillSettings,
     console: Console | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Fit the n-gram tier on every train item (labels) and the pool (teacher scores too).
 
@@ -170,7 +200,9 @@ def distill_fast_tier(
     held_items = [i for i in pool if i.id in held]
     index = {i.id: r for r, i in enumerate(fit_items)}
     teacher_pool = [i for i in pool if i.id not in held] + held_items
-    scores, sources = teacher_scores(teachers, teacher_pool, categories, settings.batch, console)
+    scores, sources = cached_teacher_scores(
+        cache_dir, teachers, teacher_pool, categories, settings.batch, console
+    )
     teacher_fit = np.full((len(fit_items), len(categories)), np.nan, dtype=np.float32)
     n_fit_pool = len(teacher_pool) - len(held_items)
     for r, item in enumerate(teacher_pool[:n_fit_pool]):

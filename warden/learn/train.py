@@ -462,6 +462,7 @@ def _distill_fast_tier(
         seed=SEED,
         settings=config.distill,
         console=console,
+        cache_dir=Path(config.cache_dir).parent / "distill",
     )
     meta = {
         "categories": fitted["categories"],
