@@ -9,7 +9,7 @@ from warden.graph.signal import AccountRiskScorer
 from warden.moderator import Moderator
 
 T0 = 1_700_000_000
-BORDERLINE = "stop being such a loser"
+BORDERLINE = "nobody likes you, loser"
 
 
 def _graph() -> GraphService:

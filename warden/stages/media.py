@@ -77,7 +77,10 @@ class MediaStage(Stage):
         if not contents:
             return []
         out = []
-        for result in self.pipeline.run(contents, languages):
+        # Every tier, no benign exit: the multimodal fusion is fitted on full-cascade text scores (a
+        # caption that left after the fast tier would carry its stand-in scores, e.g. sexual_minors),
+        # and next to decoding and OCR the encoder tier's cost is small.
+        for result in self.pipeline.run(contents, languages, early_exit=False):
             assert result.probabilities is not None and result.evaluated is not None
             probs = {
                 cat: float(result.probabilities[k])
