@@ -47,7 +47,7 @@ def test_kill_workers_and_redis_lose_nothing_and_decide_nothing_twice(pg_url: st
     items = [{"id": f"k-{i}", "text": f"{texts[i % 4]} ({i})"} for i in range(N_ITEMS)]
     report = run_kill_scenario(items, pg_url, tmp_path, kills=5, push_per_s=25.0, restart_redis_after=3)
     context = "\n".join(f"--- {n}\n{log[-3000:]}" for n, log in report.logs.items())
-    assert report.kills == 5
+    assert report.kills == 5 and report.drained, context
     assert report.lost_items == 0 and report.duplicate_decisions == 0, context
     assert report.pending_left == 0 and report.dead_letters == 0, context
     # The output stream may repeat an entry (a kill between storing and acknowledging, a producer

@@ -137,6 +137,8 @@ class KillReport:
     output_decision_conflicts: int  # content ids whose output entries name two decision ids
     dead_letters: int
     pending_left: int
+    lag_left: int  # entries never read when the scenario ended: not lost, not done (timed out)
+    drained: bool
     exit_codes: list[int]
     seconds: float
     producer_retried_chunks: int
@@ -204,8 +206,12 @@ def run_kill_scenario(
             workers["w1"] = start_worker("w1", worker_env, logs["w1"])
         producer.join(timeout_s)
         n_unique = len({i["id"] for i in items})
-        while time.monotonic() < deadline:
+        # The backlog may take a while on a loaded machine: the drain gets its own time budget.
+        drain_deadline = time.monotonic() + timeout_s
+        drained = False
+        while time.monotonic() < drain_deadline:
             if decision_counts(database_url)[0] >= n_unique and _drained(client, settings):
+                drained = True
                 break
             time.sleep(0.5)
         seconds = time.monotonic() - started
@@ -226,6 +232,8 @@ def run_kill_scenario(
             output_decision_conflicts=sum(len(v) > 1 for v in decision_ids.values()),
             dead_letters=int(status["dead_letters"]),
             pending_left=int((status["group"] or {}).get("pending") or 0),
+            lag_left=int((status["group"] or {}).get("lag") or 0),
+            drained=drained,
             exit_codes=codes,
             seconds=round(seconds, 1),
             producer_retried_chunks=producer.retried_chunks,
