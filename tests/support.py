@@ -59,3 +59,19 @@ def serve_app(app: FastAPI, lifespan: str = "on") -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=60)
         sock.close()
+
+
+def strict_harassment_policy(directory: Path) -> Path:
+    """The default policy removing every item for harassment: a candidate that surely flips."""
+    import yaml
+
+    from warden.settings import DEFAULT_POLICY_PATH
+
+    data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    data["version"] = str(data["version"]) + "-strict"
+    for category in data["categories"]:
+        if category["id"] == "harassment":
+            category["actions"] = [{"action": "remove", "min_probability": 0.0}]
+    path = directory / "strict.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path

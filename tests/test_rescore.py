@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import create_engine, insert, text
+from support import strict_harassment_policy
 
 from warden.bootstrap import build
 from warden.content import Content
 from warden.rescore import RescoreOptions, rescore_on_ray
-from warden.settings import DEFAULT_POLICY_PATH, Settings, get_settings
+from warden.settings import Settings, get_settings
 from warden.store import Store
 from warden.store.engine import normalize_url
 from warden.store.tables import DecisionHistoryRow
@@ -35,17 +35,6 @@ def ray_local() -> Iterator[None]:
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
-
-
-def _strict_policy(tmp_path: Path) -> Path:
-    data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
-    data["version"] = str(data["version"]) + "-strict"
-    for category in data["categories"]:
-        if category["id"] == "harassment":
-            category["actions"] = [{"action": "remove", "min_probability": 0.0}]
-    path = tmp_path / "strict.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def test_rescore_history_with_a_candidate_policy(ray_local: None, tmp_path: Path) -> None:
@@ -72,7 +61,7 @@ def test_rescore_history_with_a_candidate_policy(ray_local: None, tmp_path: Path
     rows += [{"id": "h-0", "text": "a duplicate id in the archive"}]
     archive.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
 
-    options = RescoreOptions(policy_path=_strict_policy(tmp_path), write=True)
+    options = RescoreOptions(policy_path=strict_harassment_policy(tmp_path), write=True)
     report = rescore_on_ray([archive], settings, options, actors=1, batch_size=64)
     assert (
         report["items"] == 15 and report["refused"] == 1 and "duplicate id" in report["refused_examples"][0]

@@ -9,15 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import create_engine, text
+from support import strict_harassment_policy
 from typer.testing import CliRunner
 
 from warden.bootstrap import Warden, build
 from warden.cli import app as cli
 from warden.content import Content
 from warden.moderator import Moderator
-from warden.settings import DEFAULT_POLICY_PATH, get_settings
+from warden.settings import get_settings
 from warden.shadow import sampled, shadow_report
 from warden.store import Store
 from warden.store.engine import normalize_url
@@ -37,15 +37,7 @@ def moderator() -> Moderator:
 
 @pytest.fixture
 def strict_policy(tmp_path: Path) -> Path:
-    """The default policy removing every item for harassment: a candidate that surely flips."""
-    data = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
-    data["version"] = str(data["version"]) + "-strict"
-    for category in data["categories"]:
-        if category["id"] == "harassment":
-            category["actions"] = [{"action": "remove", "min_probability": 0.0}]
-    path = tmp_path / "strict.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+    return strict_harassment_policy(tmp_path)
 
 
 def _app(tmp_path: Path, moderator: Moderator, policy: Path, rate: float) -> Warden:

@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError as PydanticValidationError
 
 from .content import Content
-from .decision import Decision
 from .errors import ConfigError
 from .moderator import Moderator
 from .policy.model import load_policy
-from .shadow import DiffSummary
+from .shadow import DiffSummary, flagged_categories
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -48,10 +47,6 @@ class RescoreOptions:
     def check(self) -> None:
         if self.policy_path is None and self.models_dir is None:
             raise ConfigError("a candidate needs --policy and/or --models (what would change?)")
-
-
-def _flagged(decision: Decision) -> list[str]:
-    return sorted(c for c, s in decision.categories.items() if s.flagged)
 
 
 class Rescorer:
@@ -92,7 +87,11 @@ class Rescorer:
             for decision in candidate:
                 before = baseline[decision.content_id]
                 summary.add(
-                    decision.content_id, before.action, decision.action, _flagged(before), _flagged(decision)
+                    decision.content_id,
+                    before.action,
+                    decision.action,
+                    flagged_categories(before),
+                    flagged_categories(decision),
                 )
             if self.options.write:
                 revised, kept = self.store.revise_decisions(

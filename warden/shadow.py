@@ -40,7 +40,7 @@ def sampled(content_id: str, rate: float) -> bool:
     return int.from_bytes(digest.digest(), "big") / 2**64 < rate
 
 
-def _flagged(decision: Decision) -> list[str]:
+def flagged_categories(decision: Decision) -> list[str]:
     return sorted(c for c, s in decision.categories.items() if s.flagged)
 
 
@@ -93,7 +93,10 @@ class ShadowRunner:
                         "live_decision_id": current.decision_id,
                         "live_action": current.action,
                         "shadow_action": decision.action,
-                        "flagged": {"live": _flagged(current), "shadow": _flagged(decision)},
+                        "flagged": {
+                            "live": flagged_categories(current),
+                            "shadow": flagged_categories(decision),
+                        },
                         "live_ms_per_item": live_ms,
                         "shadow_ms_per_item": shadow_ms,
                         "payload": decision.model_dump(mode="json"),
