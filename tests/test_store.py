@@ -288,7 +288,8 @@ def test_audit_log_rejects_truncate_on_postgres(store: Store, raw: Engine) -> No
 
 def test_store_exposes_no_audit_mutation() -> None:
     names = {n for n in dir(Store) if "audit" in n}
-    assert names == {"append_audit", "list_audit", "last_audit_id"}  # append and read, nothing else
+    # append, read and verify, nothing else
+    assert names == {"append_audit", "list_audit", "last_audit_id", "verify_audit", "audit_anchor"}
 
 
 # -- API keys ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .content import Content
 from .decision import Decision
 from .errors import WardenError
 from .moderator import Moderator
+from .observability import TRACING
 from .policy.model import Policy, load_policy
 from .settings import Settings, get_settings
 from .store import Store
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 def open_store(settings: Settings) -> Store:
     """The configured database, migrated to the current schema."""
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, audit_key=settings.audit.resolve_key())
     store.migrate()
     return store
 
@@ -146,6 +147,8 @@ def build(
     from .service import ModerationService
 
     settings = settings or get_settings()
+    if settings.tracing.enabled:
+        TRACING.enable()
     st: Store | None = open_store(settings) if store is True else (store or None)
     if isinstance(store, Store):
         store.migrate()

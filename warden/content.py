@@ -17,6 +17,10 @@ ContentKind = Literal["text", "image", "video", "profile", "comment"]
 TEXT_KINDS = frozenset({"text", "comment", "profile"})
 MEDIA_KINDS = frozenset({"image", "video"})
 # Attachments per item when the caller passes no media settings (the field's default).
+# The deepest free-form JSON (item metadata) anything accepts, whatever the limits say: well under
+# what serialisers and the console's templates can write back (pydantic stops near 255 levels).
+JSON_DEPTH_CEILING = 200
+CLIPPED_MARKER = "[not shown: nested deeper than {depth} levels]"
 
 
 class Media(BaseModel):
@@ -106,6 +110,16 @@ class Content(BaseModel):
             raise ValueError(f"contains a NUL character at position {value.index(chr(0))}")
         return value
 
+    @field_validator("metadata")
+    @classmethod
+    def _servable_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Every door (API, gold items, CLI, Python) builds a Content: nothing stored here can be
+        # unservable later. `limits.max_metadata_depth` is the tighter, configurable check.
+        problem = json_shape_problem(value, JSON_DEPTH_CEILING)
+        if problem:
+            raise ValueError(f"metadata {problem}")
+        return value
+
     @field_validator("id")
     @classmethod
     def _visible_id(cls, value: str) -> str:
@@ -157,6 +171,36 @@ def json_shape_problem(value: Any, max_depth: int) -> str | None:
         elif isinstance(node, float) and not math.isfinite(node):
             return f"contains {node!r}, which is not a JSON number"
     return None
+
+
+def clip_json(value: Any, max_depth: int = JSON_DEPTH_CEILING) -> Any:
+    """A copy of a stored free-form JSON value that can always be served back: subtrees deeper than
+    `max_depth` become a marker string and non-finite numbers become None. For the read path of
+    rows stored before the edge checks existed (one field shows as clipped, the page still renders).
+    Iterative, so a poisoned row of any depth is safe."""
+    marker = CLIPPED_MARKER.format(depth=max_depth)
+    root: list[Any] = [None]
+    # (source node, its depth, the container to write into, the key or index there)
+    stack: list[tuple[Any, int, Any, Any]] = [(value, 0, root, 0)]
+    while stack:
+        node, depth, parent, key = stack.pop()
+        if isinstance(node, dict | list) and depth >= max_depth:
+            parent[key] = marker
+        elif isinstance(node, dict):
+            copy: dict[str, Any] = {}
+            parent[key] = copy
+            for k, child in node.items():
+                copy[str(k)] = None
+                stack.append((child, depth + 1, copy, str(k)))
+        elif isinstance(node, list):
+            items: list[Any] = [None] * len(node)
+            parent[key] = items
+            stack.extend((child, depth + 1, items, i) for i, child in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            parent[key] = None
+        else:
+            parent[key] = node
+    return root[0]
 
 
 def check_item(item: Content, limits: Limits) -> None:

@@ -22,6 +22,7 @@ from .content import Content, check_limits
 from .decider import Decider
 from .decision import Decision, Versions
 from .media.analyze import Attachment, MediaTier
+from .observability import span
 from .pipeline import Pipeline
 from .policy.model import Policy, load_policy
 from .settings import Settings, get_settings
@@ -161,7 +162,12 @@ class Moderator:
         check_limits(given, self.settings.limits)
         if not given:
             return []
-        items, media = self.prepare_media(given)
+        with span("warden.moderate", **{"warden.items": len(given)}):
+            return self._moderate(given)
+
+    def _moderate(self, given: list[Content]) -> list[Decision]:
+        with span("warden.media.prepare"):
+            items, media = self.prepare_media(given)
         states = [
             ItemState(
                 content=item,
@@ -172,7 +178,8 @@ class Moderator:
         ]
         versions = self.versions
         for stage in self.stages:
-            stage.score(states, versions)
+            with span(f"warden.stage.{stage.name}", **{"warden.items": len(states)}):
+                stage.score(states, versions)
         assembler = self.parts.assembler
         for state in states:
             if state.decision is None:

@@ -50,6 +50,18 @@ class Limits(Section):
     max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
     max_video_seconds: float = 600.0
     max_media_per_item: int = Field(default=10, ge=1, description="Images/videos attached to one item.")
+    max_item_pixels: int = Field(
+        default=64_000_000,
+        ge=1,
+        description="Pixels decoded for one item's attachments together (every animation frame and "
+        "video keyframe counted as decoded), checked from the headers before decoding; bounds the "
+        "item's memory (docs/media.md).",
+    )
+    max_request_pixels: int = Field(
+        default=200_000_000,
+        ge=1,
+        description="Pixels decoded for all items of one request (HTTP) or one moderate() call.",
+    )
 
 
 class BankSettings(Section):
@@ -213,6 +225,20 @@ class MediaSettings(Section):
     ocr_timeout_s: float = Field(default=20.0, gt=0, description="Tesseract time limit per frame.")
     threads: int = Field(default=2, ge=1, description="Threads for the NSFW model and parallel OCR.")
     nsfw_batch_size: int = Field(default=32, ge=1, description="Frames per NSFW model call.")
+    # -- memory budgets of decoding (warden.media.budget)
+    max_analysis_pixels: int = Field(
+        default=8_000_000,
+        ge=1,
+        description="Still images larger than this are shrunk to it while decoding (OCR reads at most "
+        "8 MP, the NSFW model 256x256); an animation's analysed frames together hold twice this.",
+    )
+    decode_workers: int = Field(default=2, ge=1, description="Media decodes running at once in the process.")
+    max_decoding_pixels: int = Field(
+        default=80_000_000,
+        ge=1,
+        description="Pixels all decodes in the process may hold at once; a decode waits until its "
+        "pixels fit (one larger than this runs alone).",
+    )
 
 
 class ReviewSettings(Section):
@@ -269,6 +295,11 @@ class ReviewSettings(Section):
         default=None,
         description="Key (>= 32 characters) signing console sessions. Unset: a random key per process, so "
         "sessions end on restart and several workers need sticky sessions; set it to share sessions.",
+    )
+    console_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark console cookies Secure. Unset: when the request came over https; set true "
+        "behind a proxy that terminates TLS and forwards plain http.",
     )
 
 
@@ -431,6 +462,75 @@ class StreamSettings(Section):
     )
 
 
+class AuditSettings(Section):
+    """The tamper-evident audit log (env WARDEN_AUDIT__...): each audit row is chained to the one
+    before by HMAC-SHA256 under this key, so someone who can write to the database but does not
+    hold the key cannot forge or rewrite rows unnoticed (`warden audit verify`)."""
+
+    key: SecretStr | None = Field(
+        default=None, description="The chain's HMAC key (text, e.g. 64 hex digits); unset: `key_file`."
+    )
+    key_file: Path = Field(
+        default=Path(".warden/audit.key"),
+        description="Holds the key when `key` is unset; created with a random key (mode 0600) at first use.",
+    )
+
+    def resolve_key(self, create: bool = True) -> bytes:
+        """The key's bytes (its text as UTF-8): `key`, else `key_file`'s content, generated first
+        when the file is missing and `create` (verification passes False: a new key verifies nothing)."""
+        if self.key is not None:
+            text = self.key.get_secret_value().strip()
+            if not text:
+                raise ValueError("WARDEN_AUDIT__KEY is set but empty")
+            return text.encode()
+        path = self.key_file.expanduser()
+        if not path.exists():
+            if not create:
+                raise FileNotFoundError(f"no audit key: set WARDEN_AUDIT__KEY or put the key in {path}")
+            self.create_key_file(path)
+        text = path.read_text(encoding="utf-8").strip()
+        if not text:
+            raise ValueError(f"audit key file {path} is empty")
+        return text.encode()
+
+    @staticmethod
+    def create_key_file(path: Path) -> None:
+        """A random key at `path`, readable by its owner only; never replaces an existing file."""
+        import secrets
+        import tempfile
+        from contextlib import suppress
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".audit-key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(secrets.token_bytes(32).hex() + "\n")
+            # link, not rename: atomic, and a process that won a start-up race keeps its key.
+            with suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+
+
+class LoggingSettings(Section):
+    """How `warden serve` and `warden worker` log (env WARDEN_LOGGING__FORMAT=json)."""
+
+    format: Literal["text", "json"] = Field(
+        default="text", description="json: one object per line with request_id, for log pipelines."
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class TracingSettings(Section):
+    """OpenTelemetry spans (extra `otel`): one per moderation call and one per pipeline stage."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Emit spans to the process's configured TracerProvider (OTEL_* variables or "
+        "opentelemetry-instrument choose the exporter).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WARDEN_", env_nested_delimiter="__", toml_file="warden.toml", extra="ignore"
@@ -459,6 +559,9 @@ class Settings(BaseSettings):
     graph: GraphSettings = Field(default_factory=GraphSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     def override(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed, validated like any other settings:

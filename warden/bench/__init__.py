@@ -23,6 +23,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
     from .graph import run as graph
     from .media import run as media
     from .quality import run as quality
+    from .reliability import run as reliability
     from .serve import run as serve
     from .text import run as text
     from .training import run as training
@@ -34,6 +35,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
         "graph": graph,
         "media": media,
         "quality": quality,
+        "reliability": reliability,
         "serve": serve,
         "text": text,
         "training": training,

@@ -4,7 +4,7 @@ One module per command group; importing them registers their commands on `app`."
 
 from __future__ import annotations
 
-from . import admin, evaluation, moderate, ray_jobs, serving, shadow, stream, training  # noqa: F401  (registers the commands)
+from . import admin, audit, evaluation, moderate, ray_jobs, serving, shadow, stream, training  # noqa: F401  (registers the commands)
 from .common import app
 
 __all__ = ["app"]

@@ -130,7 +130,8 @@ def apikey_create(
     from ..store import Store
 
     try:
-        store = Store(_settings(database=database).database_url)
+        settings = _settings(database=database)
+        store = Store(settings.database_url, audit_key=settings.audit.resolve_key())
         store.migrate()
     except Exception as exc:  # a malformed URL or unreachable server: say so, no traceback
         _fail(f"cannot open the database: {exc}")

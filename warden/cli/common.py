@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +32,38 @@ app.add_typer(review_app, name="review")
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 console = Console(stderr=True)
+
+
+@dataclass
+class Remote:
+    """`warden --remote URL`: commands that support it talk to a Warden server instead of running
+    the models here (`warden moderate`)."""
+
+    url: str | None = None
+    api_key: str | None = None
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            envvar="WARDEN_REMOTE",
+            help="Base URL of a Warden server: `moderate` sends the items there (warden.client).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", envvar="WARDEN_API_KEY", help="API key for --remote.")
+    ] = None,
+) -> None:
+    ctx.obj = Remote(remote, api_key)
+
+
+def _remote(ctx: typer.Context | None) -> Remote:
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj if isinstance(obj, Remote) else Remote()
 
 
 def _settings(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from .common import (
     _fail,
     _progress,
+    _remote,
     _settings,
     app,
     console,
@@ -77,6 +78,7 @@ def _read_items(path: Path) -> Iterator[dict[str, Any]]:
 
 @app.command()
 def moderate(
+    ctx: typer.Context,
     file: Annotated[
         Path | None,
         typer.Argument(
@@ -100,17 +102,17 @@ def moderate(
     store: Annotated[bool, typer.Option(help="Also store decisions in the database.")] = False,
     banks: Annotated[bool, typer.Option(help="Match against the banks in the database first.")] = True,
 ) -> None:
-    """Moderate a file of items; writes one decision per line."""
-    from ..bootstrap import build
+    """Moderate a file of items; writes one decision per line. With `warden --remote URL` the items
+    go to that server (which stores the decisions and runs its own policy) instead."""
     from ..content import Content
     from ..decision import Decision
 
     settings = _settings(policy)
-    # The composition root, as for the API: banks and graph stages, and with --store the service
-    # that stores decisions and routes them to review. The database is opened only when needed.
-    needs_db = store or (banks and settings.banks.enabled)
+    remote = _remote(ctx)
+    if remote.url and policy is not None:
+        _fail("--policy applies to local moderation; a remote server runs its active policy")
     try:
-        parts = build(settings, store=needs_db, store_decisions=store, use_banks=banks, load_media=False)
+        decide = _remote_decider(remote) if remote.url else _local_decider(settings, store, banks)
     except (WardenError, FileNotFoundError) as exc:
         _fail(str(exc))
     try:
@@ -137,7 +139,7 @@ def moderate(
                     _check_row(row, settings, seen_ids, file.name if file else "the arguments", base_dir)
                     for row in chunk
                 ]
-                outcomes = _moderate_valid([r for _, r in checked if isinstance(r, Content)], parts)
+                outcomes = decide.moderate([r for _, r in checked if isinstance(r, Content)])
                 # Output keeps the input order: decisions and error records interleaved.
                 for content_id, result in checked:
                     outcome = outcomes[result.id] if isinstance(result, Content) else result
@@ -151,7 +153,7 @@ def moderate(
     finally:
         if output:
             out.close()
-        parts.close()
+        decide.close()
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     done = sum(counts.values())
     console.print(f"[green]done[/]: {done} decisions ({summary}); {errors} invalid item(s)")
@@ -204,9 +206,58 @@ def _check_row(
     return item.id, item
 
 
-def _moderate_valid(items: list[Content], parts: Warden) -> dict[str, Decision | str]:
-    """Decision (or error message) per content id; one bad item never costs the others theirs."""
-    from ..decision import Decision
+class _LocalDecider:
+    """The models in this process, built by the composition root as for the API: banks and graph
+    stages, and with --store the service that stores decisions and routes them to review."""
 
-    outcomes = parts.moderate_each(items, actor="cli")
-    return {cid: o if isinstance(o, Decision) else str(o) for cid, o in outcomes.items()}
+    def __init__(self, parts: Warden) -> None:
+        self.parts = parts
+
+    def moderate(self, items: list[Content]) -> dict[str, Decision | str]:
+        """Decision (or error message) per content id; one bad item never costs the others theirs."""
+        from ..decision import Decision
+
+        outcomes = self.parts.moderate_each(items, actor="cli")
+        return {cid: o if isinstance(o, Decision) else str(o) for cid, o in outcomes.items()}
+
+    def close(self) -> None:
+        self.parts.close()
+
+
+def _local_decider(settings: Settings, store: bool, banks: bool) -> _LocalDecider:
+    from ..bootstrap import build
+
+    # The database is opened only when needed.
+    needs_db = store or (banks and settings.banks.enabled)
+    return _LocalDecider(
+        build(settings, store=needs_db, store_decisions=store, use_banks=banks, load_media=False)
+    )
+
+
+class _RemoteDecider:
+    """A Warden server through the client SDK (retries, batches split under the server's limits)."""
+
+    def __init__(self, url: str, api_key: str | None) -> None:
+        from ..client import WardenClient
+
+        self.client = WardenClient(url, api_key=api_key)
+
+    def moderate(self, items: list[Content]) -> dict[str, Decision | str]:
+        from ..client import WardenAPIError
+
+        if not items:
+            return {}
+        try:
+            result = self.client.moderate_batch(items)
+        except WardenAPIError as exc:  # the whole request was refused: every item carries why
+            return {item.id: exc.message for item in items}
+        outcomes: dict[str, Decision | str] = {d.content_id: d for d in result.decisions}
+        outcomes.update({e.content_id: e.message for e in result.errors})
+        return outcomes
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _remote_decider(remote: Any) -> _RemoteDecider:
+    return _RemoteDecider(remote.url, remote.api_key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 from pathlib import Path
 from typing import Annotated, Any
@@ -69,6 +68,7 @@ def worker_run(
 ) -> None:
     """Consume the input stream until SIGTERM/SIGINT (then finish the batch in hand and exit)."""
     from ..bootstrap import build
+    from ..observability import configure_logging
     from ..stream.worker import StreamWorker
 
     settings = _stream_settings(
@@ -79,7 +79,7 @@ def worker_run(
         read_count=read_count,
         metrics_port=metrics_port,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(settings.logging)
     worker: StreamWorker | None = None
 
     def _on_signal(*_: object) -> None:

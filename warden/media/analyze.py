@@ -12,7 +12,10 @@ where text is likely:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ from ..content import Content, Media
 from ..errors import MediaError
 from ..settings import MediaSettings, Settings
 from ..signals import Evidence, Signal
+from .budget import PixelAccount, charge, item_account, request_pixels
 from .fusion import MediaFusion
 from .intake import MediaBatchError, MediaIntakeError, media_status, resolve_item
 from .types import Frame, OcrResult, normalise_ocr_text
@@ -227,15 +231,16 @@ class MediaAnalyzer:
             scores = [text_likelihood(f.image) for f in frames] if len(frames) > 1 else [0.0] * len(frames)
             for j, frame in enumerate(frames):
                 sig = signals[k]
+                width, height = frame.source_size or frame.image.size
                 row.append(
                     FrameResult(
                         media_index=frame.media_index,
                         frame_index=frame.frame_index,
                         time_s=frame.time_s,
-                        width=frame.image.width,
-                        height=frame.image.height,
+                        width=width,
+                        height=height,
                         nsfw=float(sig.scores.get("sexual", 0.0)),
-                        evidence=list(sig.evidence),
+                        evidence=[_evidence_to_source(ev, frame) for ev in sig.evidence],
                         text_score=scores[j],
                     )
                 )
@@ -246,7 +251,7 @@ class MediaAnalyzer:
             started = time.perf_counter()
             read = self.ocr.recognise_batch([attachments[a][j].image for a, j in ocr_jobs])
             for (a, j), ocr_result in zip(ocr_jobs, read, strict=True):
-                results[a][j].ocr = ocr_result
+                results[a][j].ocr = _ocr_to_source(ocr_result, attachments[a][j])
             self._share_within_runs(results, ocr_jobs)
             timings.ocr_s = time.perf_counter() - started
             timings.ocr_frames = len(ocr_jobs)
@@ -256,6 +261,55 @@ class MediaAnalyzer:
 
 def _nearest(index: int, candidates: Sequence[int]) -> int:
     return min(candidates, key=lambda c: (abs(c - index), c))
+
+
+def _source_scale(frame: Frame) -> tuple[float, float] | None:
+    """Source pixels per analysed pixel of a still shrunk for analysis (None: not shrunk)."""
+    if frame.source_size is None or frame.source_size == frame.image.size:
+        return None
+    return frame.source_size[0] / frame.image.width, frame.source_size[1] / frame.image.height
+
+
+def _evidence_to_source(evidence: Evidence, frame: Frame) -> Evidence:
+    """A region's `box` moved from the analysed frame's pixels to the source picture's."""
+    scale = _source_scale(frame)
+    box = evidence.detail.get("box")
+    if scale is None or not isinstance(box, list) or len(box) != 4:
+        return evidence
+    sx, sy = scale
+    x, y, w, h = box
+    moved = [round(x * sx), round(y * sy), round(w * sx), round(h * sy)]
+    return dataclasses.replace(evidence, detail={**evidence.detail, "box": moved})
+
+
+def _ocr_to_source(result: OcrResult, frame: Frame) -> OcrResult:
+    """OCR word boxes moved from the analysed frame's pixels to the source picture's (as OCR
+    itself maps its upscaled or downscaled working copy back)."""
+    scale = _source_scale(frame)
+    if scale is None or frame.source_size is None:
+        return result
+    sx, sy = scale
+    width, height = frame.source_size
+    words = []
+    for w in result.words:
+        left, top = math.floor(w.left * sx), math.floor(w.top * sy)
+        right = min(width, math.ceil((w.left + w.width) * sx))
+        bottom = min(height, math.ceil((w.top + w.height) * sy))
+        words.append(dataclasses.replace(w, left=left, top=top, width=right - left, height=bottom - top))
+    return OcrResult(text=result.text, words=words, languages=result.languages)
+
+
+def _lossless(image: Image.Image) -> bytes:
+    """An RGB picture as PPM bytes: decodes to exactly the same pixels."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PPM")
+    return buffer.getvalue()
+
+
+# Signal types that hash PDQ's reference view of a still (the plain RGB conversion, shrunk to 512 px
+# by nearest neighbour): decoding keeps that view (`DecodedMedia.reference`), so they hash it
+# instead of decoding the file again at full size. Same hash, bit for bit.
+REFERENCE_SAMPLED = frozenset({"pdq"})
 
 
 def ocr_evidence(
@@ -357,36 +411,71 @@ class MediaTier:
         `allow_path=False` refuses media given as a server-side file path (HTTP requests).
 
         Each item decoded here keeps its attachments (`Content._decoded`), also when another item
-        of the batch fails: the caller drops the failures and calls again without decoding twice."""
+        of the batch fails: the caller drops the failures and calls again without decoding twice.
+
+        Pixels are budgeted (`warden.media.budget`): an item's attachments together may decode at
+        most `limits.max_item_pixels`, the items of one request (the HTTP API opens it with
+        `request_pixels`; otherwise this call is the request) `limits.max_request_pixels`. Image
+        headers are summed before anything of the item is decoded; an item over either budget
+        fails with 413 and nothing of it is kept."""
+        limits = self.settings.limits
         out_items: list[Content] = []
         out_media: list[list[Attachment] | None] = []
         failures: dict[str, MediaIntakeError] = {}
-        for item in items:
-            if not item.media:
-                out_items.append(item)
-                out_media.append(None)
-                continue
-            # Fingerprints depend on which signal types have bank entries: decode again if that changed.
-            active = tuple(sorted(banks.active_types())) if banks is not None else ()
-            if item._decoded is None or item._decoded[2] != active:
-                try:
-                    resolved = resolve_item(
-                        item, self.settings.media, self.settings.limits, allow_path=allow_path
-                    )
-                    attachments = [self.decode(k, m, banks) for k, m in enumerate(resolved.media)]
-                except MediaIntakeError as exc:
-                    failures[item.id] = exc
+        with request_pixels(limits) as request:
+            for item in items:
+                if not item.media:
+                    out_items.append(item)
+                    out_media.append(None)
                     continue
-                item._decoded = resolved._decoded = (resolved, attachments, active)
-            resolved, attachments, _ = item._decoded
-            out_items.append(resolved)
-            out_media.append(attachments)
+                # Fingerprints depend on which signal types have bank entries: decode again if that changed.
+                active = tuple(sorted(banks.active_types())) if banks is not None else ()
+                if item._decoded is None or item._decoded[2] != active:
+                    # Decoding again (bank types changed): the request that first decoded it paid.
+                    mine = item_account(limits)
+                    accounts = (mine,) if item._decoded is not None else (mine, request)
+                    try:
+                        resolved = resolve_item(item, self.settings.media, limits, allow_path=allow_path)
+                        self.check_pixels(resolved.media, accounts)
+                        attachments = [
+                            self.decode(k, m, banks, accounts=accounts) for k, m in enumerate(resolved.media)
+                        ]
+                    except MediaIntakeError as exc:
+                        failures[item.id] = exc
+                        continue
+                    item._decoded = resolved._decoded = (resolved, attachments, active)
+                resolved, attachments, _ = item._decoded
+                out_items.append(resolved)
+                out_media.append(attachments)
         if failures:
             raise MediaBatchError(failures)
         return out_items, out_media
 
-    def decode(self, index: int, media: Media, banks: BankMatcher | None = None) -> Attachment:
-        """One attachment (already in `data` form): type check, decode with limits, fingerprints."""
+    def check_pixels(self, media: Sequence[Media], accounts: tuple[PixelAccount, ...]) -> None:
+        """Refuse (413) an item whose images' headers alone declare more pixels than the accounts
+        have left, before any of them is decoded (videos are charged as they are decoded)."""
+        from .frames import declared_pixels
+        from .images import MediaLimitError
+
+        declared = [
+            declared_pixels(m.data, self.settings.limits, self.settings.media) if m.data else None
+            for m in media
+        ]
+        try:
+            charge(accounts, sum(d for d in declared if d is not None), check_only=True)
+        except MediaLimitError as exc:
+            raise MediaIntakeError(f"media: {exc}", status=exc.status) from None
+
+    def decode(
+        self,
+        index: int,
+        media: Media,
+        banks: BankMatcher | None = None,
+        *,
+        accounts: tuple[PixelAccount, ...] = (),
+    ) -> Attachment:
+        """One attachment (already in `data` form): type check, decode with limits, fingerprints.
+        Its decoded pixels are charged to `accounts` (see `prepare`)."""
         from .frames import VIDEO_TYPES, check_declared, decode_media, sniff
 
         assert media.data is not None
@@ -407,7 +496,11 @@ class MediaTier:
 
         nsfw_pass: list[Signal] | None = None
 
-        def take_fingerprints(video_path: Path | None = None, frames: list[Frame] | None = None) -> None:
+        def take_fingerprints(
+            video_path: Path | None = None,
+            frames: list[Frame] | None = None,
+            reference: Image.Image | None = None,
+        ) -> None:
             # Only signal types with bank entries: vPDQ/TMK hash every frame and cost more than analysis.
             nonlocal nsfw_pass
             assert banks is not None
@@ -421,6 +514,8 @@ class MediaTier:
                     fps = from_embedding(embeddings[0])
                 elif video_path is not None:
                     fps = signal_type.from_video_file(video_path, data)
+                elif name in REFERENCE_SAMPLED and reference is not None:
+                    fps = signal_type.from_bytes(_lossless(reference), kind)
                 else:
                     fps = signal_type.from_bytes(data, kind)
                 if fps:
@@ -434,9 +529,15 @@ class MediaTier:
                 self.settings.media,
                 index,
                 on_video_path=take_fingerprints if kind == "video" and active else None,
+                accounts=accounts,
+                reference=kind == "image" and any(name in REFERENCE_SAMPLED for name in active),
             )
             if kind == "image" and active:
-                take_fingerprints(frames=decoded.frames if not decoded.animated else None)
+                take_fingerprints(
+                    frames=decoded.frames if not decoded.animated else None, reference=decoded.reference
+                )
+            if decoded.reference is not None:
+                decoded = dataclasses.replace(decoded, reference=None)  # hashed: not kept with the item
         except MediaError as exc:
             raise MediaIntakeError(f"media[{index}]: {exc}", status=media_status(exc)) from None
         return Attachment(

@@ -24,15 +24,21 @@ from PIL import Image
 
 from ..errors import MediaError
 from ..settings import Limits, MediaSettings
+from .budget import PixelAccount, charge, shared_budget
 from .images import (
     DECODE_ERRORS,
+    SWAPS_AXES,
     MediaLimitError,
     check_pixels,
     exif_upright,
     fit_pixels,
+    fit_size,
     open_unloaded,
+    reference_sample,
     scan_gif,
+    shrink_to_rgb,
     to_rgb,
+    upright_method,
 )
 from .types import Frame
 from .video import VideoInfo, ffmpeg_binary, open_video, probe_video
@@ -167,6 +173,9 @@ def check_declared(declared: str | None, sniffed: str) -> None:
 # An animation may decode at most this many times the pixels of the largest still image: decoding is
 # sequential (each frame paints over the last), so every frame up to the last sampled one is decoded.
 ANIMATION_PIXEL_FACTOR = 2
+# An animation's analysed frames together hold at most this many times `media.max_analysis_pixels`
+# (a still's analysed size): 50 frames of 565x565 at the defaults, more than common GIFs have.
+ANIMATION_ANALYSIS_FACTOR = 2
 
 
 @dataclass(frozen=True)
@@ -175,11 +184,14 @@ class _Decoded:
     width: int
     height: int
     duration_s: float | None
+    reference: Image.Image | None = None
 
 
-def _declared_frames(image: Image.Image, data: bytes, media: MediaSettings, limits: Limits) -> int:
-    """How many frames the animation declares, with its canvas checked, before any frame is decoded."""
+def _declared(image: Image.Image, data: bytes, media: MediaSettings, limits: Limits) -> tuple[int, int]:
+    """(frames, pixels decoding them makes) as the headers declare them, limits checked, before any
+    frame is decoded. Every frame of an animation is decoded (each paints over the last)."""
     fmt = image.format
+    width, height = image.size
     if fmt == "GIF":
         layout = scan_gif(data, stop_after=media.max_decoded_frames + 1)
         count, width, height = layout.frames, layout.width, layout.height
@@ -188,7 +200,7 @@ def _declared_frames(image: Image.Image, data: bytes, media: MediaSettings, limi
         count = int(getattr(image, "n_frames", 1))
         width, height = image.size
     else:
-        return 1  # multi-page TIFF, MPO (JPEG + depth map): the first picture is the image
+        return 1, width * height  # multi-page TIFF, MPO (JPEG + depth map): the first picture is the image
     if count > media.max_decoded_frames:
         raise MediaLimitError(
             f"animation has more than {media.max_decoded_frames:,} frames (limit max_decoded_frames)"
@@ -199,7 +211,19 @@ def _declared_frames(image: Image.Image, data: bytes, media: MediaSettings, limi
             f"animation is {width}x{height} x {count:,} frames = {width * height * count:,} pixels "
             f"to decode, limit is {budget:,} (decompression-bomb guard)"
         )
-    return count
+    return count, width * height * max(count, 1)
+
+
+def declared_pixels(data: bytes, limits: Limits, media: MediaSettings) -> int | None:
+    """Pixels decoding an image attachment will make, from its headers alone; None for a video or
+    bytes that do not open (decoding reports those properly)."""
+    try:
+        if sniff(data) not in IMAGE_TYPES:
+            return None
+        image = open_unloaded(data, limits)
+        return _declared(image, data, media, limits)[1]
+    except DECODE_ERRORS + (MediaError,):
+        return None
 
 
 def spread(count: int, k: int) -> list[int]:
@@ -209,32 +233,85 @@ def spread(count: int, k: int) -> list[int]:
     return sorted({int(i) for i in np.rint(np.linspace(0, count - 1, k))})
 
 
-def _decode_image(data: bytes, limits: Limits, media: MediaSettings, media_index: int) -> _Decoded:
+def _decode_image(
+    data: bytes,
+    limits: Limits,
+    media: MediaSettings,
+    media_index: int,
+    accounts: tuple[PixelAccount, ...] = (),
+    reference: bool = False,
+) -> _Decoded:
+    """Decode one image: its pixels are charged to `accounts` from the headers first, then decoded
+    within the process's decode budget. `reference`: also keep PDQ's reference sample."""
     image = open_unloaded(data, limits)
     try:
-        count = _declared_frames(image, data, media, limits)
+        count, pixels = _declared(image, data, media, limits)
+        charge(accounts, pixels)
         if count <= 1:
-            image.load()
-            picture = to_rgb(exif_upright(image))
-            return _Decoded([Frame(picture, media_index, 0, None)], *picture.size, None)
-        return _decode_animation(image, count, limits, media, media_index)
+            return _decode_still(image, media, media_index, reference)
+        return _decode_animation(image, count, limits, media, media_index, reference)
     except DECODE_ERRORS as exc:
         raise MediaError(f"corrupt or truncated image: {exc}") from None
 
 
+def _decode_still(image: Image.Image, media: MediaSettings, media_index: int, reference: bool) -> _Decoded:
+    """A still as one RGB frame. One larger than `media.max_analysis_pixels` is shrunk to it while
+    decoding (a JPEG by its decoder's DCT scaling first, when that still covers the target), so the
+    full-size pixels exist once and only inside the decode budget; its frame keeps the source size
+    (`Frame.source_size`), in which OCR and region boxes are reported."""
+    width, height = image.size
+    cap = media.max_analysis_pixels
+    large = width * height > cap
+    if large and image.format == "JPEG":
+        image.draft(None, fit_size(width, height, cap))
+    with shared_budget(media).reserve(image.width * image.height):
+        image.load()
+        sample = reference_sample(image) if reference else None
+        if not large:
+            picture = to_rgb(exif_upright(image))
+            return _Decoded([Frame(picture, media_index, 0, None)], *picture.size, None, sample)
+        method = upright_method(image)
+        picture = shrink_to_rgb(image, cap)
+        if picture is not image:  # a JPEG's DCT scaling may already have reached the target
+            image.close()  # the full-size pixels go now, inside the budget
+    if method is not None:
+        picture = picture.transpose(method)
+    size = (height, width) if method in SWAPS_AXES else (width, height)
+    return _Decoded([Frame(picture, media_index, 0, None, source_size=size)], *size, None, sample)
+
+
 def _decode_animation(
-    image: Image.Image, count: int, limits: Limits, media: MediaSettings, media_index: int
+    image: Image.Image, count: int, limits: Limits, media: MediaSettings, media_index: int, reference: bool
 ) -> _Decoded:
     wanted = spread(count, media.max_gif_frames)
     keep = set(wanted)
-    # The kept frames together hold at most one still image's worth of pixels.
-    per_frame = max(1, limits.max_image_pixels // len(wanted))
+    # The kept frames together hold at most ANIMATION_ANALYSIS_FACTOR analysed stills' worth of
+    # pixels (and never more than one still image may have).
+    kept_pixels = min(limits.max_image_pixels, ANIMATION_ANALYSIS_FACTOR * media.max_analysis_pixels)
+    per_frame = max(1, kept_pixels // len(wanted))
+    canvas = image.width * image.height
     is_gif = image.format == "GIF"
+    with shared_budget(media).reserve(canvas + min(canvas * len(wanted), kept_pixels)):
+        return _animation_frames(image, count, keep, per_frame, is_gif, media_index, reference)
+
+
+def _animation_frames(
+    image: Image.Image,
+    count: int,
+    keep: set[int],
+    per_frame: int,
+    is_gif: bool,
+    media_index: int,
+    reference: bool,
+) -> _Decoded:
     frames: list[Frame] = []
+    sample: Image.Image | None = None
     clock_ms = 0.0
     for index in range(count):
         image.seek(index)
         image.load()
+        if index == 0 and reference:
+            sample = reference_sample(image)  # the first frame, as PDQ's reference reads the file
         if index in keep:
             picture = to_rgb(image)
             if picture is image:  # the next seek would repaint it
@@ -245,7 +322,7 @@ def _decode_animation(
         if is_gif and duration <= 10:
             duration = 100.0  # browsers play GIF delays of 0-10 ms as 100 ms
         clock_ms += duration
-    return _Decoded(frames, *image.size, round(clock_ms / 1000.0, 3))
+    return _Decoded(frames, *image.size, round(clock_ms / 1000.0, 3), sample)
 
 
 def image_frames(data: bytes, limits: Limits, media: MediaSettings, media_index: int = 0) -> list[Frame]:
@@ -296,6 +373,21 @@ def keyframe_plan(duration_s: float, media: MediaSettings) -> KeyframePlan:
         # fixed_cap - 0.5 intervals: fixed_cap - 1 crossings of the rate's grid before the end.
         rate, fixed = (fixed_cap - 0.5) / duration, fixed_cap
     return KeyframePlan(rate=rate, scene_gap_s=duration / max(cap - fixed, 1))
+
+
+def fixed_keyframes(duration_s: float, media: MediaSettings) -> int:
+    """The keyframes `keyframe_plan` takes at its fixed rate (the first included): the fewest a
+    video of that duration yields, scene changes come on top."""
+    cap = media.max_video_frames
+    if cap <= 1:
+        return 1
+    return min(math.floor(max(duration_s, 1e-3) * media.video_fps) + 1, cap - max(1, cap // 3))
+
+
+def keyframe_pixels(info: VideoInfo) -> int:
+    """Pixels of one keyframe as extracted (longest side scaled to MAX_SIDE, never enlarged)."""
+    scale = min(1.0, MAX_SIDE / max(info.width, info.height, 1))
+    return max(1, round(info.width * scale)) * max(1, round(info.height * scale))
 
 
 def _select_expression(plan: KeyframePlan, threshold: float) -> str:
@@ -440,6 +532,9 @@ class DecodedMedia:
     width: int = 0
     height: int = 0
     duration_s: float | None = None
+    # An image's pixels as PDQ's reference path reads them (at most 512x512), kept when asked for:
+    # banks hash them instead of decoding the file a second time.
+    reference: Image.Image | None = None
 
     @property
     def animated(self) -> bool:
@@ -453,28 +548,48 @@ def decode_media(
     media: MediaSettings,
     media_index: int = 0,
     on_video_path: Callable[[Path], object] | None = None,
+    *,
+    accounts: tuple[PixelAccount, ...] = (),
+    reference: bool = False,
 ) -> DecodedMedia:
     """Identify, check and decode one attachment.
 
     For a video, the bytes are written to a temporary file and probed once; `on_video_path(path)`
     is then called with that file (for example to compute vPDQ / TMK hashes with the signal types'
     `from_video_file`) while the keyframes are extracted beside it, in another thread. Its
-    exceptions propagate."""
+    exceptions propagate.
+
+    Decoded pixels are charged to `accounts` (an item's, a request's: `warden.media.budget`): an
+    image's from its headers before decoding, a video's keyframes as planned before extraction and
+    as delivered after. Every decode runs within the process's `shared_budget`. `reference`: keep
+    PDQ's reference sample of an image (`DecodedMedia.reference`)."""
     content_type = sniff(data)
     check_declared(declared_type, content_type)
     if content_type in IMAGE_TYPES:
-        decoded = _decode_image(data, limits, media, media_index)
+        decoded = _decode_image(data, limits, media, media_index, accounts, reference)
         return DecodedMedia(
-            "image", content_type, decoded.frames, decoded.width, decoded.height, decoded.duration_s
+            "image",
+            content_type,
+            decoded.frames,
+            decoded.width,
+            decoded.height,
+            decoded.duration_s,
+            reference=decoded.reference,
         )
     with open_video(data, limits) as video:
-        if on_video_path is None:
-            frames = video_keyframes(video.path, limits, media, media_index, video.info)
-        else:
-            # Leaving the pool's block waits for the hook: the file must outlive it.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="warden-video-hook") as pool:
-                hook = pool.submit(on_video_path, video.path)
+        frame_pixels = keyframe_pixels(video.info)
+        planned = fixed_keyframes(video.info.duration_s, media) * frame_pixels
+        charge(accounts, planned)
+        with shared_budget(media).reserve(media.max_video_frames * frame_pixels):
+            if on_video_path is None:
                 frames = video_keyframes(video.path, limits, media, media_index, video.info)
-            hook.result()
+            else:
+                # Leaving the pool's block waits for the hook: the file must outlive it.
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="warden-video-hook") as pool:
+                    hook = pool.submit(on_video_path, video.path)
+                    frames = video_keyframes(video.path, limits, media, media_index, video.info)
+                hook.result()
+        delivered = sum(f.image.width * f.image.height for f in frames)
+        charge(accounts, delivered - planned)
     info = video.info
     return DecodedMedia("video", content_type, frames, info.width, info.height, info.duration_s)

@@ -14,9 +14,10 @@ import re
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..errors import MediaError
 from ..settings import Limits
@@ -93,14 +94,18 @@ def exif_upright(image: Image.Image) -> Image.Image:
         return image  # unreadable EXIF: the pixels are still fine, show them as stored
 
 
-def to_rgb(image: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> Image.Image:
+def to_rgb(
+    image: Image.Image, background: tuple[int, int, int] = BACKGROUND, top: float | None = None
+) -> Image.Image:
     """Any Pillow mode as 8-bit RGB: alpha (including a palette's transparent index) is composited
-    onto `background`, 16/32-bit greyscale is rescaled rather than clipped, CMYK is converted."""
+    onto `background`, 16/32-bit greyscale is rescaled rather than clipped, CMYK is converted.
+    `top`: the greatest value of the whole picture when `image` is one strip of it (I and F modes)."""
     mode = image.mode
     if mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         # Pillow's own conversion clips these to 0-255, which turns 16-bit pictures white.
         values = np.asarray(image, dtype=np.float64)
-        top = float(values.max()) if values.size else 0.0
+        if top is None:
+            top = float(values.max()) if values.size else 0.0
         if mode.startswith("I;16") or top > 255:
             values = values / 257.0
         elif mode == "F" and top <= 1.0:
@@ -117,14 +122,96 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = BACKGROUND) ->
     return Image.alpha_composite(canvas, rgba).convert("RGB")
 
 
+def fit_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The size of at most `max_pixels` that keeps the aspect ratio (never larger than the input)."""
+    if width * height <= max_pixels:
+        return width, height
+    scale = (max_pixels / (width * height)) ** 0.5
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
 def fit_pixels(image: Image.Image, max_pixels: int) -> Image.Image:
     """Shrink (never enlarge) so the image holds at most `max_pixels`, keeping the aspect ratio."""
+    size = fit_size(*image.size, max_pixels)
+    if size == image.size:
+        return image
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+# -- large stills, decoded once ------------------------------------------------------------------
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}  # EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose)
+SWAPS_AXES = frozenset(
+    {
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.ROTATE_270,
+        Image.Transpose.TRANSVERSE,
+        Image.Transpose.ROTATE_90,
+    }
+)
+STRIP_ROWS = 256  # rows converted at a time by `shrink_to_rgb` (before its box reduction)
+# The PDQ reference's shrink (warden.banks.signal_types.pdq.REFERENCE_DOWNSAMPLE; banks import
+# media, so the value is repeated here rather than imported).
+REFERENCE_SIDE = 512
+
+
+def upright_method(image: Image.Image) -> Image.Transpose | None:
+    """The transpose the image's EXIF orientation asks for; None when upright or unreadable."""
+    try:
+        return _TRANSPOSE.get(image.getexif().get(ExifTags.Base.Orientation, 1))
+    except DECODE_ERRORS + (KeyError, TypeError):
+        return None
+
+
+def shrink_to_rgb(image: Image.Image, max_pixels: int) -> Image.Image:
+    """A loaded still of any mode as 8-bit RGB (as `to_rgb`) of at most `max_pixels`, without a
+    second full-size copy: strips of rows are converted and box-reduced (`Image.reduce`, by the
+    largest whole factor that stays above the target) into a small picture, which a Lanczos
+    resize brings to the final size. Plain RGB and greyscale images needing no box reduction are
+    resized directly, to the size OCR shrank them to itself (`ocr._working_copy` at 8 MP): the same
+    pixels as before shrinking moved into decoding."""
     width, height = image.size
     if width * height <= max_pixels:
-        return image
+        return to_rgb(image)
     scale = (max_pixels / (width * height)) ** 0.5
-    size = (max(1, int(width * scale)), max(1, int(height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    factor = max(1, min(width // target[0], height // target[1]))
+    if factor == 1 and image.mode in ("RGB", "L") and "transparency" not in image.info:
+        return to_rgb(image.resize(target, Image.Resampling.LANCZOS))
+    top = None
+    if image.mode in ("I", "F"):  # one scale for all strips, from the whole picture
+        top = float(cast(tuple[float, float], image.getextrema())[1])
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    rows = STRIP_ROWS * factor  # whole blocks per strip: the strips reduce as the picture would
+    for y in range(0, height, rows):
+        strip = to_rgb(image.crop((0, y, width, min(height, y + rows))), top=top)
+        out.paste(strip.reduce(factor) if factor > 1 else strip, (0, y // factor))
+    return out if out.size == target else out.resize(target, Image.Resampling.LANCZOS)
+
+
+def reference_sample(image: Image.Image) -> Image.Image:
+    """The pixels PDQ's reference path hashes, from a loaded image of any mode: `open_image`'s
+    plain `convert("RGB")`, then the reference CLI's corner-aligned nearest-neighbour shrink to
+    512x512 for larger images. Taken row by row, so no full-size RGB copy is made; PDQ of the
+    sample equals PDQ of the whole picture bit for bit."""
+    width, height = image.size
+    if width <= REFERENCE_SIDE and height <= REFERENCE_SIDE:
+        return image.convert("RGB")
+    rows = (np.arange(REFERENCE_SIDE) * height) // REFERENCE_SIDE
+    cols = (np.arange(REFERENCE_SIDE) * width) // REFERENCE_SIDE
+    out = np.empty((REFERENCE_SIDE, REFERENCE_SIDE, 3), dtype=np.uint8)
+    for i, row in enumerate(rows.tolist()):
+        line = np.asarray(image.crop((0, row, width, row + 1)).convert("RGB"))
+        out[i] = line[0, cols]
+    return Image.fromarray(out)
 
 
 def rgb_array(image: Image.Image) -> np.ndarray:

@@ -37,6 +37,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from ..errors import MissingExtraError, ValidationError, WardenError
+from .budget import DecodeBudget
 from .types import OcrResult, OcrWord
 
 PREPROCESS_VERSION = "1"  # bump when the masks or the merge change what is read
@@ -47,6 +48,11 @@ Preprocess = Literal["masks", "gray"]
 TARGET_WIDTH = 1000
 MAX_UPSCALE = 4.0
 MAX_WORK_PIXELS = 8_000_000  # larger inputs are downscaled first: mask and Tesseract time grow with area
+# Building the glyph masks holds ~20 bytes per working pixel (labels, erosions, dilations): 170 MB
+# at 8 MP. At most MAX_WORK_PIXELS of mask building run at once in the process, so parallel
+# workers on large photos take turns there (their Tesseract processes still run side by side)
+# while meme-sized images (~0.6 MP) are never held up.
+MASK_BUDGET = DecodeBudget(workers=64, max_pixels=MAX_WORK_PIXELS)
 
 # Glyph masks (8-bit RGB after upscaling), chosen on the calib memes: JPEG blurs small letters and
 # their 1-px outline, so a stricter white (190) or dark (80) limit lost whole words (CER 0.02 -> 0.19).
@@ -228,7 +234,8 @@ class TesseractOcr:
         work, scale = _working_copy(image)
         words: list[_Word] = []
         if self.preprocess == "masks":
-            masks = [mask for mask, glyphs in glyph_masks(np.asarray(work)) if glyphs >= MIN_GLYPHS]
+            with MASK_BUDGET.reserve(work.width * work.height):
+                masks = [mask for mask, glyphs in glyph_masks(np.asarray(work)) if glyphs >= MIN_GLYPHS]
             words += self._read_masks(masks, scale)
         if not any(w.confidence >= CONFIDENT and _letters(w.text) >= 3 for w in words):
             words += self._read(work.convert("L"), scale)
@@ -308,7 +315,7 @@ class TesseractOcr:
 
 def _working_copy(image: Image.Image) -> tuple[Image.Image, float]:
     """RGB, upscaled so letters are big enough for Tesseract; returns it and the scale applied."""
-    rgb = image.convert("RGB")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # only read: no copy needed
     width, height = rgb.size
     if width < 1 or height < 1:
         raise ValidationError(f"cannot read text in an empty {width}x{height} image")
@@ -330,6 +337,7 @@ def glyph_masks(rgb: np.ndarray) -> tuple[tuple[np.ndarray, int], tuple[np.ndarr
     hi = np.maximum(np.maximum(r, g), b)
     white = (lo >= WHITE_MIN) & ((hi - lo) < WHITE_MAX_SPREAD)  # uint8: hi >= lo, no wrap-around
     dark = hi <= DARK_MAX
+    del lo, hi  # 2 bytes a pixel less while the blobs are labelled
     return _ringed_blobs(white, dark), _ringed_blobs(dark, white)
 
 
@@ -350,7 +358,8 @@ def _ringed_blobs(blobs: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, int]
 
 
 def _mask_image(mask: np.ndarray) -> Image.Image:
-    return Image.fromarray(np.where(mask, 0, 255).astype(np.uint8))  # black letters on white
+    # uint8 scalars: with Python ints np.where builds an int64 page first (8 bytes a pixel).
+    return Image.fromarray(np.where(mask, np.uint8(0), np.uint8(255)))  # black letters on white
 
 
 def _parse_tsv(tsv: str, scale: float) -> list[_Word]:

@@ -13,12 +13,15 @@ class Frame:
     """One decoded picture to analyse: a still image, an animation frame or a video keyframe.
 
     `time_s` is the presentation time (None for a still image); `media_index` is which attachment
-    of the item it came from; `frame_index` its position among that attachment's analysed frames."""
+    of the item it came from; `frame_index` its position among that attachment's analysed frames.
+    `source_size` is set when a still was shrunk for analysis: the picture's own size, in which
+    the analyzer reports boxes (None: boxes are in `image`'s pixels)."""
 
     image: Image.Image  # RGB
     media_index: int = 0
     frame_index: int = 0
     time_s: float | None = None
+    source_size: tuple[int, int] | None = None
 
 
 _SPACE = re.compile(r"\s+")

@@ -254,6 +254,47 @@ class ReviewService:
 
     # -- queues and leases -----------------------------------------------------------------------
 
+    def add_suggestion(
+        self,
+        item: Content,
+        decision: Decision,
+        categories: list[str],
+        detail: dict[str, Any],
+        actor: str,
+    ) -> ReviewTask:
+        """An outside opinion of a decided item (a community's flag, a Perspective client's
+        `comments:suggestscore`): queued in `relabel` with the suggestion beside the model's view,
+        so a reviewer's label - not the suggestion itself - is what reaches training and decisions.
+        One task per decision and suggester; a repeated suggestion returns the open task."""
+        now = self.clock()
+        snap = self._snapshot(item, decision, f"suggested:{actor}")
+        snap["suggestion"] = {"categories": categories, **detail}
+        top = (
+            top_category_for(self.policy, categories, snap["scores"])
+            if categories
+            else top_category(decision, self.policy)
+        )
+        task = NewTask(
+            queue="relabel",
+            content_id=item.id,
+            decision_id=decision.decision_id,
+            kind=item.kind,
+            language=decision.language or item.language,
+            category=top.category,
+            severity=top.severity,
+            probability=top.probability,
+            reach=1.0,
+            base_priority=base_priority(top.severity, 1.0, top.probability),
+            created_at=now,
+            sla_s=self.config.relabel_sla_hours * HOUR_S,
+            reviews_required=1,
+            snapshot=snap,
+            created_by=actor,
+            dedupe_key=f"suggest:{decision.decision_id}:{actor}",
+        )
+        ids = self.store.review.add_tasks([task])
+        return self.store.review.get_tasks(ids, now, self.ageing)[0]
+
     def queues(self) -> list[QueueSummary]:
         return self.store.review.queue_summaries(self.clock(), QUEUES)
 

@@ -23,17 +23,18 @@ from ..content import check_limits
 from ..decision import Decision
 from ..errors import ConflictError, ValidationError
 from ..moderator import Moderator
+from ..observability import configure_logging
 from ..policy.model import Policy, PolicyError, load_policy_text
 from ..review.service import ReviewService
 from ..service import ModerationService
 from ..settings import Settings, get_settings
 from ..store import Store
-from . import banks_api, media_api, openai_compat, review_api
+from . import banks_api, media_api, openai_compat, perspective_api, review_api
 from .auth import Principal, ensure_bootstrap_admin, require_roles
 from .batching import BatcherClosedError, MicroBatcher, OverloadedError
-from .errors import error_response, install_error_handlers
+from .errors import DATABASE_RETRY_AFTER_S, database_unavailable, error_response, install_error_handlers
 from .metrics import Metrics
-from .middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from .middleware import BodyLimitMiddleware, CatchAllMiddleware, RequestIdMiddleware, RequestMetricsMiddleware
 from .schemas import (
     EXAMPLE_DECISION,
     ActivePolicy,
@@ -49,9 +50,11 @@ from .schemas import (
     ModerateBody,
     OpenAIModerationRequest,
     OpenAIModerationResponse,
+    OpenAITextPart,
     PoliciesResponse,
     PolicyCategoryInfo,
     PolicyRecord,
+    ReadinessResponse,
     ResolvedThreshold,
 )
 
@@ -361,31 +364,52 @@ async def openai_moderations(
     principal: Principal = Depends(require_roles("client")),
 ) -> Response:
     """Same request and response shape as OpenAI's `POST /v1/moderations`, so OpenAI clients work
-    with `base_url` pointed at Warden and a Warden key as the API key. Scores are Warden's
-    calibrated probabilities mapped to OpenAI's categories; `flagged` is Warden's own verdict
-    (any policy category flagged, including ones OpenAI has no key for, such as spam).
-    Warden's own scores are under `warden_categories`. Each text's content id is a hash of the
-    text, so repeated texts are answered from their stored decisions. `model` is ignored."""
+    with `base_url` pointed at Warden and a Warden key as the API key. `input` is a text, a list of
+    texts (one result each), or omni-moderation's list of `text` and `image_url` parts (one item,
+    one result; images as data URLs, remote URLs only when media fetching is enabled). Scores are
+    Warden's calibrated probabilities mapped to OpenAI's categories; `flagged` is Warden's own
+    verdict (any policy category flagged, including ones OpenAI has no key for, such as spam).
+    Warden's own scores are under `warden_categories`. Each input's content id is a hash of its
+    content, so repeated inputs are answered from their stored decisions. `model` is echoed."""
     state = _state(request)
     limits = state.settings.limits
-    texts = [body.input] if isinstance(body.input, str) else list(body.input)
-    if len(texts) > limits.max_batch_items:
-        raise ValidationError(f"input has {len(texts)} texts, the limit is {limits.max_batch_items}")
-    for index, text in enumerate(texts):
-        # Checked here so the message names the caller's input, not our derived content ids.
-        if len(text) > limits.max_text_chars:
-            raise ValidationError(
-                f"input[{index}] has {len(text)} characters, the limit is {limits.max_text_chars}"
-            )
     versions = state.moderator.versions
     scope = f"{versions.policy}|{versions.pipeline}"
-    items, ids = openai_compat.contents_for(texts, scope)
+    if isinstance(body.input, list) and body.input and not isinstance(body.input[0], str):
+        parts = [p for p in body.input if not isinstance(p, str)]
+        text_chars = sum(len(p.text) for p in parts if isinstance(p, OpenAITextPart))
+        if text_chars > limits.max_text_chars:
+            raise ValidationError(
+                f"input has {text_chars} characters of text, the limit is {limits.max_text_chars}"
+            )
+        item, types = openai_compat.multimodal_content(parts, scope)
+        items, ids, input_types = [item], [item.id], {item.id: types}
+    else:
+        texts = [body.input] if isinstance(body.input, str) else [t for t in body.input if isinstance(t, str)]
+        if len(texts) > limits.max_batch_items:
+            raise ValidationError(f"input has {len(texts)} texts, the limit is {limits.max_batch_items}")
+        for index, text in enumerate(texts):
+            # Checked here so the message names the caller's input, not our derived content ids.
+            if len(text) > limits.max_text_chars:
+                raise ValidationError(
+                    f"input[{index}] has {len(text)} characters, the limit is {limits.max_text_chars}"
+                )
+        items, ids = openai_compat.contents_for(texts, scope)
+        input_types = {}
     check_limits(items, limits)
     since = datetime.now(UTC)
-    decisions = await state.batcher.submit(items, principal.actor)
+    if any(item.media for item in items):
+        decisions, errors = await media_api.moderate_items(state, items, principal.actor)
+        if errors:  # one item: its media's own 4xx (corrupt, too large, fetching disabled...)
+            error = errors[0]
+            return error_response(error.status, f"input: {error.message}", error.type)
+    else:
+        decisions = await state.batcher.submit(items, principal.actor)
     state.metrics.observe_decisions(decisions, since)
     by_id = {d.content_id: d for d in decisions}
-    return _json(openai_compat.to_response(by_id, ids, state.moderator.policy.version))
+    return _json(
+        openai_compat.to_response(by_id, ids, state.moderator.policy.version, body.model, input_types)
+    )
 
 
 @router.post(
@@ -443,6 +467,46 @@ def healthz(request: Request) -> HealthResponse:
     return HealthResponse(status="ok", versions=_state(request).moderator.versions)
 
 
+# A probe must answer even while the database hangs (a black-holed host, not a refused port).
+READINESS_TIMEOUT_S = 3.0
+
+
+async def _database_check(store: Store) -> str:
+    try:
+        await asyncio.wait_for(asyncio.to_thread(store.ping), READINESS_TIMEOUT_S)
+    except TimeoutError:
+        return f"unavailable: no answer within {READINESS_TIMEOUT_S:g} s"
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        return "unavailable: " + (str(getattr(exc, "orig", None) or exc).splitlines() or ["error"])[0]
+    return "ok"
+
+
+@router.get(
+    "/readyz",
+    tags=["operations"],
+    summary="Readiness: can this process serve traffic now?",
+    response_model=ReadinessResponse,
+    responses={503: {"model": ReadinessResponse, "description": "A dependency is down; see `checks`."}},
+)
+async def readyz(request: Request) -> Response:
+    """For load balancers and orchestrators: 200 when the database answers and the micro-batcher
+    runs, else 503 with `Retry-After`. `/healthz` stays a liveness probe (the process is up and its
+    models are loaded): a database outage should take the process out of rotation, not restart it."""
+    state = _state(request)
+    checks = {
+        "database": await _database_check(state.store),
+        "batcher": "ok" if state.batcher.accepting else "stopped",
+    }
+    ready = all(value == "ok" for value in checks.values())
+    body = ReadinessResponse(status="ready" if ready else "unavailable", checks=checks)
+    response = _json(body, 200 if ready else 503)
+    if not ready:
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    return response
+
+
 @router.get(
     "/metrics",
     tags=["operations"],
@@ -469,7 +533,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Threads keep the event loop (and Ctrl+C) responsive while models and the schema load.
-        st = store or Store(settings.database_url)
+        st = store or Store(settings.database_url, audit_key=settings.audit.resolve_key())
         try:
             # The composition root loads the models (unless given) and wires banks (index rebuilt
             # from the store on every start, so it survives restarts), the graph, review and the
@@ -537,24 +601,35 @@ def create_app(
         return error_response(429, str(exc), "overloaded", headers={"Retry-After": retry})
 
     app.add_exception_handler(OverloadedError, _overloaded)
+    # Innermost: every exception becomes an answer here, so the connection survives it.
+    app.add_middleware(CatchAllMiddleware)
     # Added last = outermost: metrics also see the 413/415/400 answered by the body check.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.limits.max_request_bytes,
         form_paths={media_api.UPLOAD_PATH: settings.media.max_upload_bytes},
     )
+    # Google's error shape on the Perspective routes, for every error (the body check's too).
+    app.add_middleware(perspective_api.GoogleErrorShapeMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_)
+    # Outermost: every answer (even the body check's) carries the request's id, and so do its logs.
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(router)
     app.include_router(banks_api.router)
     app.include_router(media_api.router)
     app.include_router(review_api.router)
+    app.include_router(perspective_api.router)
     from .graph_api import router as graph_router
 
     app.include_router(graph_router)
     from .console import install as install_console  # the web review console at /console
 
     secret = settings.review.console_secret
-    install_console(app, secret.get_secret_value() if secret is not None else None)
+    install_console(
+        app,
+        secret.get_secret_value() if secret is not None else None,
+        cookie_secure=settings.review.console_cookie_secure,
+    )
     return app
 
 
@@ -579,4 +654,7 @@ def run(settings: Settings | None = None, **uvicorn_options: Any) -> None:
         log.warning(
             "auth is disabled and the server listens on %s: anyone who can reach it is admin", settings.host
         )
+    configure_logging(settings.logging)
+    # log_config=None: uvicorn keeps its loggers on ours (format, request ids) instead of its own.
+    uvicorn_options.setdefault("log_config", None)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **uvicorn_options)

@@ -53,8 +53,11 @@ class Principal:
 ANONYMOUS = Principal(name="anonymous", role="admin", actor="anonymous")
 
 
-def require_roles(*roles: str) -> Callable[..., Principal]:
-    """A FastAPI dependency that authenticates the caller and checks its role (admin always passes)."""
+def require_roles(*roles: str, query_key: bool = False) -> Callable[..., Principal]:
+    """A FastAPI dependency that authenticates the caller and checks its role (admin always passes).
+
+    `query_key`: also accept `?key=<key>`, as Google API clients send it (the Perspective-compatible
+    routes only: a key in a URL ends up in access logs, so nothing else takes it there)."""
     unknown = set(roles) - set(ROLE_NAMES)
     if not roles or unknown:
         raise ValueError(f"require_roles needs roles from {ROLE_NAMES}, got {roles!r}")
@@ -72,6 +75,8 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
         if not state.settings.auth_enabled:
             return ANONYMOUS
         key = (x_api_key or (bearer.credentials if bearer else "") or "").strip()
+        if not key and query_key:
+            key = (request.query_params.get("key") or "").strip()
         if not key:
             raise ApiError(
                 401,

@@ -116,6 +116,11 @@ class MicroBatcher:
 
     # -- submitting ------------------------------------------------------------------------------
 
+    @property
+    def accepting(self) -> bool:
+        """Started, not closing and its worker alive: what readiness probes report."""
+        return not self._closing and self._task is not None and not self._task.done()
+
     async def submit(self, items: Sequence[Content], actor: str) -> list[Decision]:
         """Decisions for `items`, in order. Raises what `moderate` raised for this request's items."""
         items = list(items)

@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import DataError as SQLAlchemyDataError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ConflictError, NotFoundError, ValidationError, WardenError
@@ -151,6 +153,33 @@ async def _out_of_range_handler(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+# Seconds a client should wait before retrying while the database is unreachable: a restart or a
+# failover takes a few seconds, and pooled connections are re-checked (pre-ping) on the next use.
+DATABASE_RETRY_AFTER_S = 2
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached right now (down, restarting, connection dropped, pool
+    exhausted, SQLite locked): a transient state of the service, not a bug and not the caller's fault."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not database_unavailable(exc):
+        return await _unhandled_handler(request, exc)
+    # One line, no traceback: during an outage every request lands here.
+    first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, first_line)
+    return error_response(
+        503,
+        "the database is unavailable; retry after the Retry-After interval",
+        "unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
@@ -177,6 +206,13 @@ def _warden_handler(status: int, type: str) -> Callable[[Request, Exception], Aw
     return handler
 
 
+async def unhandled_response(request: Request, exc: Exception) -> JSONResponse:
+    """The 500 envelope for an exception no handler claimed (used by the catch-all middleware)."""
+    if database_unavailable(exc):
+        return await _database_handler(request, exc)
+    return await _unhandled_handler(request, exc)
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     # Details stay in the server log: internals must not leak to callers.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -188,6 +224,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PydanticValidationError, _late_validation_handler)
     app.add_exception_handler(OverflowError, _out_of_range_handler)
     app.add_exception_handler(SQLAlchemyDataError, _out_of_range_handler)
+    app.add_exception_handler(DBAPIError, _database_handler)
+    app.add_exception_handler(DisconnectionError, _database_handler)
+    app.add_exception_handler(PoolTimeoutError, _database_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(ValidationError, _warden_handler(422, "validation_error"))

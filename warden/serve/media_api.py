@@ -19,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from ..content import Content, Media, check_limits
 from ..decision import Decision
 from ..errors import ValidationError
+from ..media.budget import request_pixels
 from ..media.intake import MediaBatchError, MediaIntakeError
 from .auth import Principal, require_roles
 from .errors import STATUS_TYPES, ApiError, error_response
@@ -46,19 +47,24 @@ async def moderate_items(
     """Decisions for the items whose media could be taken in (in request order), errors for the rest.
 
     Each item's media is fetched and decoded here, in a worker thread (off the event loop and off
-    the inference thread), once: the batcher and the moderator reuse the decoded attachments."""
+    the inference thread), once: the batcher and the moderator reuse the decoded attachments.
+    The request's items share one pixel budget (`limits.max_request_pixels`): the worker threads
+    get a copy of this context, and with it the request's account."""
     errors: dict[int, ItemError] = {}
     ready: list[Content] = []
-    for index, item in enumerate(items):
-        if item.media:
-            try:
-                # Server-side paths are refused over HTTP; url fetches and decoding block.
-                prepared, _ = await asyncio.to_thread(state.moderator.prepare_media, [item], allow_path=False)
-                item = prepared[0]
-            except MediaBatchError as exc:
-                errors[index] = _item_error(index, item, exc.failures[item.id])
-                continue
-        ready.append(item)
+    with request_pixels(state.settings.limits):
+        for index, item in enumerate(items):
+            if item.media:
+                try:
+                    # Server-side paths are refused over HTTP; url fetches and decoding block.
+                    prepared, _ = await asyncio.to_thread(
+                        state.moderator.prepare_media, [item], allow_path=False
+                    )
+                    item = prepared[0]
+                except MediaBatchError as exc:
+                    errors[index] = _item_error(index, item, exc.failures[item.id])
+                    continue
+            ready.append(item)
     decisions = await state.batcher.submit(ready, actor) if ready else []
     return decisions, [errors[i] for i in sorted(errors)]
 

@@ -6,10 +6,12 @@ import time
 from email.message import Message
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
-from .errors import error_response
+from ..observability import REQUEST_ID, request_id_from
+from .errors import error_response, unhandled_response
 from .metrics import Metrics
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -160,6 +162,61 @@ class _Limited(BodyLimitMiddleware):
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+class RequestIdMiddleware:
+    """Give every request an id (the caller's X-Request-ID when sane, else a new one), set it for
+    the logs written while handling it, and echo it in the response's X-Request-ID header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(Headers(scope=scope).get("x-request-id"))
+        token = REQUEST_ID.set(request_id)
+
+        async def send_with_id(message: ASGIMessage) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+class CatchAllMiddleware:
+    """Answer any exception no handler claimed with the 500 envelope (or 503 for a lost database)
+    and stop it here. Starlette's own last-resort handler re-raises after answering, and uvicorn
+    then closes the connection: a keep-alive client would see its next request reset too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: ASGIMessage) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            response = await unhandled_response(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)
+            # else: half a response is on the wire; the server ends the connection, the error is logged.
 
 
 # Label values come from closed sets: a client can send any method name or path, and each new label

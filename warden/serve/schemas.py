@@ -285,6 +285,15 @@ class PoliciesResponse(BaseModel):
 # -- operations -----------------------------------------------------------------------------------
 
 
+class ReadinessResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ready", "checks": {"database": "ok", "batcher": "ok"}}]}
+    )
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str] = Field(description="Each dependency: `ok` or why it is not.")
+
+
 class HealthResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"status": "ok", "versions": EXAMPLE_VERSIONS}]}
@@ -354,6 +363,34 @@ class ApiKeyRevoked(BaseModel):
 # -- OpenAI-compatible moderation -----------------------------------------------------------------
 
 
+class OpenAITextPart(BaseModel):
+    """A text part of a multimodal input (omni-moderation)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["text"]
+    text: str
+
+
+class OpenAIImageURL(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # clients may send e.g. "detail"
+    url: str = Field(
+        min_length=1,
+        description="A `data:image/...;base64,` URL, or an http(s) URL fetched only when "
+        "media.fetch_enabled is on and the host is allow-listed.",
+    )
+
+
+class OpenAIImagePart(BaseModel):
+    """An image part of a multimodal input (omni-moderation)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["image_url"]
+    image_url: OpenAIImageURL
+
+
+OpenAIInputPart = Annotated[OpenAITextPart | OpenAIImagePart, Field(discriminator="type")]
+
+
 class OpenAIModerationRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -361,22 +398,37 @@ class OpenAIModerationRequest(BaseModel):
             "examples": [
                 {"input": "I want to kill them.", "model": "omni-moderation-latest"},
                 {"input": ["first text", "second text"]},
+                {
+                    "model": "omni-moderation-latest",
+                    "input": [
+                        {"type": "text", "text": "look at this"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo..."}},
+                    ],
+                },
             ]
         },
     )
 
-    input: str | list[str] = Field(description="One text or a list of texts (one result per text).")
+    input: str | list[str] | list[OpenAIInputPart] = Field(
+        description="One text, a list of texts (one result per text), or a list of text and image_url "
+        "parts judged together as one item (one result)."
+    )
     model: str | None = Field(
-        default=None, description="Accepted for compatibility and ignored: Warden runs its loaded pipeline."
+        default=None,
+        max_length=256,
+        description="Echoed in the response; Warden always runs its loaded pipeline and active policy.",
     )
 
     @field_validator("input")
     @classmethod
-    def _valid_input(cls, value: str | list[str]) -> str | list[str]:
-        texts = [value] if isinstance(value, str) else value
-        if not texts:
-            raise ValueError("input must contain at least one text")
-        for index, text in enumerate(texts):
+    def _valid_input(
+        cls, value: str | list[str] | list[OpenAITextPart | OpenAIImagePart]
+    ) -> str | list[str] | list[OpenAITextPart | OpenAIImagePart]:
+        parts = [value] if isinstance(value, str) else value
+        if not parts:
+            raise ValueError("input must contain at least one text or part")
+        for index, part in enumerate(parts):
+            text = part if isinstance(part, str) else getattr(part, "text", "")
             try:
                 text.encode("utf-8")
             except UnicodeEncodeError as exc:

@@ -11,8 +11,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ConflictError, NotFoundError
+from . import audit_chain
 from .bank_records import AddResult, Bank, BankEntry, NewEntry
-from .tables import AuditRow, BankEntryRow, BankRow
+from .tables import BankEntryRow, BankRow
 
 _INSERT_CHUNK = 5_000
 
@@ -60,11 +61,7 @@ def _entry(row: BankEntryRow, bank_name: str) -> BankEntry:
 
 
 def _audit(session: Session, actor: str, action: str, object_id: str, detail: dict[str, Any]) -> None:
-    session.add(
-        AuditRow(
-            at=_now(), actor=actor, action=action, object_type="bank", object_id=object_id, detail=detail
-        )
-    )
+    audit_chain.record(session, actor, action, "bank", object_id, detail, _now())
 
 
 class BankRepository:

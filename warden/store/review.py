@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..decision import Decision
 from ..errors import ConflictError, NotFoundError
+from . import audit_chain
 from .review_records import (
     Appeal,
     AppealInfo,
@@ -46,7 +47,6 @@ from .review_records import (
 )
 from .tables import (
     AppealRow,
-    AuditRow,
     DecisionHistoryRow,
     DecisionRow,
     ReviewAssignmentRow,
@@ -132,11 +132,7 @@ def _now() -> datetime:
 def _audit(
     session: Session, actor: str, action: str, object_type: str, object_id: str, detail: dict[str, Any]
 ) -> None:
-    session.add(
-        AuditRow(
-            at=_now(), actor=actor, action=action, object_type=object_type, object_id=object_id, detail=detail
-        )
-    )
+    audit_chain.record(session, actor, action, object_type, object_id, detail, _now())
 
 
 def _rowcount(result: Any) -> int:

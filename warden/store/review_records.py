@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+
+from ..content import clip_json
 
 TaskStatus = Literal["pending", "leased", "done"]
 AppealStatus = Literal["open", "upheld", "reversed"]
 LabelSource = Literal["review", "appeal", "gold"]
 # The queues routing and appeals create; every summary lists them even when empty.
 QUEUES = ("severe", "review", "appeals", "qa", "relabel")
+# Free-form JSON read back from stored rows: always servable, even for rows stored before the
+# edge checks (a poisoned field shows as clipped instead of failing every reviewer's page).
+ServedJson = Annotated[dict[str, Any], BeforeValidator(clip_json)]
+ServedJsonList = Annotated[list[dict[str, Any]], BeforeValidator(clip_json)]
+
 # What an appeal reviewer answers besides a concrete action (which reverses to that action).
 APPEAL_OUTCOMES = ("uphold", "reverse")
 
@@ -52,9 +59,9 @@ class ReviewTask(BaseModel):
     context: str | None = Field(default=None, description="Parent text (e.g. the post a comment replies to).")
     language: str | None = None
     author_id: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ServedJson = Field(default_factory=dict)
     media: list[MediaRef] = Field(default_factory=list)
-    media_results: list[dict[str, Any]] = Field(
+    media_results: ServedJsonList = Field(
         default_factory=list, description="The decision's per-attachment results (OCR text, video segments)."
     )
     category: str | None = Field(default=None, description="Top category by expected harm: the queue filter.")
@@ -62,11 +69,11 @@ class ReviewTask(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict, description="Model P(violation) per category.")
     flagged: list[str] = Field(default_factory=list, description="Categories the decision flagged.")
     original_action: str = Field(description="The decision's action when the task was created.")
-    reasons: list[dict[str, Any]] = Field(
+    reasons: ServedJsonList = Field(
         default_factory=list,
         description="The decision's reasons with evidence; evidence of kind text_span has start/end offsets.",
     )
-    judge: dict[str, Any] | None = None
+    judge: ServedJson | None = None
     route: str = Field(
         default="", description="Why the item is here (uncertain, severe:<cat>, qa_sample...)."
     )

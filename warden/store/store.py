@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..decision import Decision
 from ..errors import ConflictError, NotFoundError
+from . import audit_chain
+from .audit_chain import AuditChain, AuditVerification
 from .banks import BankRepository
 from .engine import MIGRATIONS_DIR, make_engine, normalize_url
 from .review import ReviewRepository
@@ -38,25 +40,18 @@ def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _audit_values(
-    actor: str, action: str, object_type: str, object_id: str, detail: dict[str, Any], at: datetime
-) -> dict[str, Any]:
-    return {
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "object_type": object_type,
-        "object_id": object_id,
-        "detail": detail,
-    }
-
-
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, audit_key: bytes | None = None) -> None:
+        """`audit_key` keys the audit log's hash chain (settings: `AuditSettings.resolve_key()`); None
+        chains with plain SHA-256, which shows edits and deletions but not forgeries by someone
+        with database access (they can compute it too)."""
         self._url = normalize_url(url)
         self._engine = make_engine(self._url)
         # expire_on_commit=False: rows are turned into plain values after the session closes.
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        # Every audit row recorded in these sessions is chained and written at commit.
+        self._audit_chain = AuditChain(audit_key)
+        self._audit_chain.install(self._sessions)
 
     @property
     def banks(self) -> BankRepository:
@@ -101,6 +96,11 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def ping(self) -> None:
+        """One round trip to the database (readiness probes); raises the driver's error if it is down."""
+        with self._engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def __enter__(self) -> Store:
         return self
@@ -228,11 +228,11 @@ class Store:
                 }
             )
             detail = {"content_id": d.content_id, "action": d.action, "policy_version": d.versions.policy}
-            audit.append(_audit_values(actor, "decision.create", "decision", d.decision_id, detail, now))
+            audit.append(audit_chain.entry(actor, "decision.create", "decision", d.decision_id, detail, now))
         # Core executemany: one round trip per table instead of one per ORM object.
         session.execute(insert(DecisionRow), rows)
         session.execute(insert(DecisionHistoryRow), history)
-        session.execute(insert(AuditRow), audit)
+        audit_chain.record_many(session, audit)  # chained and inserted in one executemany at commit
 
     # -- audit log -------------------------------------------------------------------------------
 
@@ -241,10 +241,19 @@ class Store:
     ) -> int:
         """Append one audit row and return its id. There is deliberately no update or delete."""
         with self._sessions.begin() as session:
-            row = AuditRow(**_audit_values(actor, action, object_type, object_id, detail, _now()))
-            session.add(row)
-            session.flush()
-            return row.id
+            audit_chain.record(session, actor, action, object_type, object_id, detail)
+            audit_id = audit_chain.flush(session)
+            assert audit_id is not None  # one row was just recorded
+            return audit_id
+
+    def verify_audit(self, anchor: dict[str, Any] | None = None) -> AuditVerification:
+        """Check the audit log's hash chain, streaming it in id order; with an `anchor` (from
+        `audit_anchor`, kept outside the database) also catch a truncated tail or rewritten history."""
+        return audit_chain.verify(self._sessions, self._audit_chain, anchor)
+
+    def audit_anchor(self) -> dict[str, Any]:
+        """The chain's state now (last id, last hash, count, times), to export to an external store."""
+        return audit_chain.anchor(self._sessions)
 
     def list_audit(self, limit: int = 100, object_id: str | None = None) -> list[dict[str, Any]]:
         """Newest first."""
@@ -285,7 +294,7 @@ class Store:
                     )
                 )
                 detail = {"role": role, "key_prefix": key[:8]}
-                session.add(AuditRow(**_audit_values(actor, "apikey.create", "api_key", name, detail, now)))
+                audit_chain.record(session, actor, "apikey.create", "api_key", name, detail, now)
         except IntegrityError as exc:  # lost a race with a concurrent create of the same name
             raise ConflictError(f"an API key named {name!r} already exists") from exc
         return key
@@ -345,7 +354,7 @@ class Store:
                     )
             now = _now()
             row.revoked_at = now
-            session.add(AuditRow(**_audit_values(actor, "apikey.revoke", "api_key", name, {}, now)))
+            audit_chain.record(session, actor, "apikey.revoke", "api_key", name, {}, now)
 
     def list_api_keys(self) -> list[dict[str, Any]]:
         """Every key, revoked ones included, without hashes."""
@@ -391,12 +400,8 @@ class Store:
                         session.add(row)
                         session.flush()
                         detail = {"name": name, "version": version}
-                        session.add(
-                            AuditRow(
-                                **_audit_values(
-                                    actor, "policy.record", "policy", full_version, detail, row.activated_at
-                                )
-                            )
+                        audit_chain.record(
+                            session, actor, "policy.record", "policy", full_version, detail, row.activated_at
                         )
                     elif row.yaml_text != yaml_text:
                         raise ConflictError(
@@ -479,10 +484,8 @@ class Store:
                     )
                 )
                 detail = {"content_id": new.content_id, "from": previous, "to": new.action, "reason": reason}
-                session.add(
-                    AuditRow(
-                        **_audit_values(actor, "decision.rescore", "decision", row.decision_id, detail, now)
-                    )
+                audit_chain.record(
+                    session, actor, "decision.rescore", "decision", row.decision_id, detail, now
                 )
                 revised += 1
         return revised, kept

@@ -129,6 +129,21 @@ class AuditRow(Base):
     object_type: Mapped[str] = mapped_column(String)
     object_id: Mapped[str] = mapped_column(String, index=True)
     detail: Mapped[dict[str, Any]]
+    # The hash chain (warden.store.audit_chain); NULL on rows written before it existed.
+    prev_hash: Mapped[str | None] = mapped_column(String)
+    row_hash: Mapped[str | None] = mapped_column(String)
+
+
+class AuditChainHeadRow(Base):
+    """The audit chain's last link (one row): every appending transaction locks it first."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String)
+    key_id: Mapped[str | None] = mapped_column(String)  # names the key the chain was written with
 
 
 class BankRow(Base):

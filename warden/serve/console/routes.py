@@ -100,6 +100,7 @@ class ConsoleError(Exception):
 @dataclass
 class ConsoleState:
     signer: Signer
+    cookie_secure: bool | None = None  # None: Secure when the request came over https
 
 
 def _console(request: Request) -> ConsoleState:
@@ -153,8 +154,13 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure_cookies(request),
     )
+
+
+def _secure_cookies(request: Request) -> bool:
+    configured = _console(request).cookie_secure
+    return request.url.scheme == "https" if configured is None else configured
 
 
 def _now() -> int:
@@ -514,12 +520,12 @@ def static(name: str) -> Response:
     return Response(_STATIC[name], media_type=_STATIC_TYPES[name], headers=headers)
 
 
-def install(app: FastAPI, secret: str | None = None) -> None:
+def install(app: FastAPI, secret: str | None = None, cookie_secure: bool | None = None) -> None:
     """Add the console to `app`. Sessions are signed with `secret` (settings.review.console_secret) or,
     when unset, a key made here once per process: sessions then end when the server restarts, and
     several workers behind one address need sticky sessions."""
     key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
-    app.state.warden_console = ConsoleState(signer=Signer(key))
+    app.state.warden_console = ConsoleState(signer=Signer(key), cookie_secure=cookie_secure)
 
     async def sign_in(request: Request, exc: Exception) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
