@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ConflictError, NotFoundError
@@ -70,6 +71,12 @@ class BankRepository:
 
     # -- banks -----------------------------------------------------------------------------------
     def create_bank(self, name: str, category: str, action: str, description: str, actor: str) -> Bank:
+        try:
+            return self._create_bank(name, category, action, description, actor)
+        except IntegrityError:  # a concurrent create of the same name won between check and insert
+            raise ConflictError(f"bank {name!r} already exists") from None
+
+    def _create_bank(self, name: str, category: str, action: str, description: str, actor: str) -> Bank:
         now = _now()
         with self._sessions.begin() as session:
             if session.scalar(select(BankRow.id).where(BankRow.name == name)) is not None:
