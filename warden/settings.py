@@ -68,6 +68,13 @@ class BankSettings(Section):
     """Match banks: thresholds per signal type and how fast other processes' changes are seen."""
 
     enabled: bool = True
+    hma_default_category: str = Field(
+        default="extremism",
+        description="Policy category of a bank an HMA client creates (POST /c/banks) without naming one.",
+    )
+    hma_default_action: Literal["allow", "label", "age_restrict", "limit", "review", "remove"] = Field(
+        default="remove", description="Action of such a bank."
+    )
     pdq_max_distance: int = Field(default=31, ge=0, le=31, description="Meta's recommended PDQ match radius.")
     pdq_min_quality: int = Field(
         default=50, ge=0, le=100, description="Hashes below are too featureless to match."

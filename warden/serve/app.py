@@ -29,7 +29,7 @@ from ..review.service import ReviewService
 from ..service import ModerationService
 from ..settings import Settings, get_settings
 from ..store import Store
-from . import banks_api, media_api, openai_compat, perspective_api, review_api
+from . import banks_api, hma_api, media_api, openai_compat, perspective_api, review_api
 from .auth import Principal, ensure_bootstrap_admin, require_roles
 from .batching import BatcherClosedError, MicroBatcher, OverloadedError
 from .errors import DATABASE_RETRY_AFTER_S, database_unavailable, error_response, install_error_handlers
@@ -607,7 +607,9 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.limits.max_request_bytes,
-        form_paths={media_api.UPLOAD_PATH: settings.media.max_upload_bytes},
+        form_paths={
+            path: settings.media.max_upload_bytes for path in (media_api.UPLOAD_PATH, *hma_api.UPLOAD_PATHS)
+        },
     )
     # Google's error shape on the Perspective routes, for every error (the body check's too).
     app.add_middleware(perspective_api.GoogleErrorShapeMiddleware)
@@ -619,6 +621,7 @@ def create_app(
     app.include_router(media_api.router)
     app.include_router(review_api.router)
     app.include_router(perspective_api.router)
+    app.include_router(hma_api.router)
     from .graph_api import router as graph_router
 
     app.include_router(graph_router)
