@@ -25,6 +25,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
     from .quality import run as quality
     from .reliability import run as reliability
     from .serve import run as serve
+    from .strategy import run as strategy
     from .text import run as text
     from .training import run as training
 
@@ -37,6 +38,7 @@ def _areas() -> dict[str, Callable[[], dict[str, float]]]:
         "quality": quality,
         "reliability": reliability,
         "serve": serve,
+        "strategy": strategy,
         "text": text,
         "training": training,
     }
