@@ -32,7 +32,7 @@ import numpy as np
 
 Z95 = 1.959963984540054
 # Size of that floor, in pseudo-observations, chosen on the simulator's seeds 0-199 (coverage
-# 0.93 there; about 0.92 without a floor); the benchmark reports seeds 1000-1199 (0.955).
+# 0.93 there, 0.915 without a floor); the benchmark reports seeds 1000-1199 (0.955).
 FLOOR = 0.04
 # Upper edges of the score bands (max calibrated probability of the item's decision).
 DEFAULT_BANDS = (0.05, 0.2, 0.5, 0.8, 1.0)
