@@ -712,13 +712,7 @@ def test_input_refused_inside_an_endpoint_is_a_4xx_not_a_500(server: Server) -> 
 
 
 def test_free_form_fields_that_could_not_be_served_back_are_refused_at_the_edge(server: Server) -> None:
-    def nested(levels: int) -> dict[str, Any]:
-        deep: dict[str, Any] = {}
-        node = deep
-        for _ in range(levels):
-            node["a"] = {}
-            node = node["a"]
-        return deep
+    from warden.bench.bad_input import nested_json as nested
 
     with server.client("client") as c:
         # Past the configured limit (limits.max_metadata_depth)...

@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import create_engine, text
 from support import require_service, serve_app
 
-from warden.bench.bad_input import describe, run_probes, summary
+from warden.bench.bad_input import describe, nested_json, run_probes, summary
 from warden.content import CLIPPED_MARKER, JSON_DEPTH_CEILING, Content, clip_json
 from warden.serve import create_app
 from warden.serve.errors import install_error_handlers
@@ -58,13 +57,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         yield Running(url, app, settings, keys)
 
 
-def _deep(levels: int, leaf: Any = "leaf") -> Any:
-    value = leaf
-    for _ in range(levels):
-        value = {"a": value}
-    return value
-
-
 # -- the corpus ------------------------------------------------------------------------------------
 
 
@@ -86,24 +78,25 @@ def test_every_bad_input_probe_gets_its_4xx_and_the_server_keeps_serving(running
 def test_clip_json_keeps_shallow_values_and_clips_deep_ones() -> None:
     shallow = {"a": [1, 2.5, {"b": None, "c": "x"}], "d": True}
     assert clip_json(shallow, 10) == shallow
-    clipped = clip_json(_deep(50), 5)
+    clipped = clip_json(nested_json(50), 5)
     node = clipped
     for _ in range(5):
         node = node["a"]
     assert node == CLIPPED_MARKER.format(depth=5)
     assert clip_json({"x": float("nan"), "y": [float("inf")]}, 5) == {"x": None, "y": [None]}
-    clip_json(_deep(100_000), JSON_DEPTH_CEILING)  # iterative: no RecursionError at any depth
+    clip_json(nested_json(100_000), JSON_DEPTH_CEILING)  # iterative: no RecursionError at any depth
 
 
 def test_content_refuses_metadata_no_serialiser_could_write_back() -> None:
     with pytest.raises(ValueError, match="nested more than"):
-        Content(id="deep", text="hi", metadata=_deep(JSON_DEPTH_CEILING + 5))
-    Content(id="ok", text="hi", metadata=_deep(JSON_DEPTH_CEILING - 2))
+        Content(id="deep", text="hi", metadata=nested_json(JSON_DEPTH_CEILING + 5))
+    Content(id="ok", text="hi", metadata=nested_json(JSON_DEPTH_CEILING - 2))
 
 
 def test_records_at_the_limits_round_trip_through_every_read_endpoint(running: Running) -> None:
     limits = running.settings.limits
-    metadata = {"deep": _deep(limits.max_metadata_depth - 2), "pad": "m" * (limits.max_metadata_bytes // 2)}
+    pad = "m" * (limits.max_metadata_bytes // 2)
+    metadata = {"deep": nested_json(limits.max_metadata_depth - 2), "pad": pad}
     item = {
         "id": "r" * limits.max_id_chars,
         "text": "you are all idiots " * (limits.max_text_chars // 19),
@@ -181,7 +174,7 @@ def test_a_row_poisoned_before_the_edge_checks_shows_clipped_instead_of_failing(
                 text("SELECT snapshot FROM review_tasks WHERE id = :id"), {"id": task_id}
             ).scalar_one()
         )
-        snapshot["metadata"] = {"thread": _deep(400)}
+        snapshot["metadata"] = {"thread": nested_json(400)}
         conn.execute(
             text("UPDATE review_tasks SET snapshot = :s WHERE id = :id"),
             {"s": json.dumps(snapshot), "id": task_id},

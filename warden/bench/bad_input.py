@@ -22,7 +22,8 @@ import httpx
 BANK = "bad-input-corpus"
 
 
-def _deep(levels: int) -> dict[str, Any]:
+def nested_json(levels: int) -> dict[str, Any]:
+    """{"a": {"a": ... {}}}, `levels` dicts deep: what breaks serialisers long before parsers."""
     root: dict[str, Any] = {}
     node = root
     for _ in range(levels):
@@ -91,14 +92,17 @@ def probes() -> list[Probe]:
             "/v1/moderate",
             (422,),
             "client",
-            json={"id": _uid("deep"), "text": "hi", "metadata": _deep(300)},
+            json={"id": _uid("deep"), "text": "hi", "metadata": nested_json(300)},
         ),
         Probe(
             "gold item with metadata nested 300 deep",
             "POST",
             "/v1/review/gold",
             (422,),
-            json={"item": {"id": _uid("gold"), "text": "hi", "metadata": _deep(300)}, "action": "allow"},
+            json={
+                "item": {"id": _uid("gold"), "text": "hi", "metadata": nested_json(300)},
+                "action": "allow",
+            },
         ),
         Probe(
             "NUL byte in an OpenAI moderation input",

@@ -244,6 +244,14 @@ class _Calls:
         return _Call("POST", "/v1/match", _json, json=body, idempotent=True)
 
 
+def _only_decision(response: DecisionsResponse) -> Decision:
+    """The one item's decision, or its refusal (e.g. its media) as WardenAPIError."""
+    if not response.decisions:
+        error = response.errors[0]
+        raise WardenAPIError(error.status, error.type, error.message)
+    return response.decisions[0]
+
+
 def _merge(results: Iterable[tuple[int, DecisionsResponse]]) -> BatchResult:
     merged = BatchResult()
     for offset, response in results:
@@ -330,11 +338,7 @@ class WardenClient(_Base):
 
     def moderate(self, item: ItemLike) -> Decision:
         """One item; raises WardenAPIError if it gets no decision (e.g. its media is refused)."""
-        response = self._run(_Calls.moderate([_item_json(item)]))
-        if not response.decisions:
-            error = response.errors[0]
-            raise WardenAPIError(error.status, error.type, error.message)
-        return response.decisions[0]
+        return _only_decision(self._run(_Calls.moderate([_item_json(item)])))
 
     def moderate_batch(self, items: Iterable[ItemLike]) -> BatchResult:
         """Any number of items, sent in requests under the server's limits, decisions in order."""
@@ -435,11 +439,7 @@ class AsyncWardenClient(_Base):
             attempt += 1
 
     async def moderate(self, item: ItemLike) -> Decision:
-        response = await self._run(_Calls.moderate([_item_json(item)]))
-        if not response.decisions:
-            error = response.errors[0]
-            raise WardenAPIError(error.status, error.type, error.message)
-        return response.decisions[0]
+        return _only_decision(await self._run(_Calls.moderate([_item_json(item)])))
 
     async def moderate_batch(self, items: Iterable[ItemLike], concurrency: int = 4) -> BatchResult:
         """Like the sync one; up to `concurrency` requests in flight, results still in input order."""
