@@ -248,6 +248,50 @@ class MediaSettings(Section):
     )
 
 
+class BanditSettings(Section):
+    """The learned review ordering (warden.review.bandit): logging, exploration and the switch per queue.
+
+    Rollout: log a queue with exploration (`log_queues`), train (`warden review train-bandit`),
+    evaluate offline (`warden review evaluate-policy`), then switch it (`queues`)."""
+
+    queues: list[str] = Field(
+        default_factory=list,
+        description="Queues whose next task the bandit picks (the switch); other queues keep the formula.",
+    )
+    log_queues: list[str] = Field(
+        default_factory=list,
+        description="Queues whose leases are logged with propensities for training and offline evaluation "
+        "(bandit queues are always logged). A logged formula queue explores with `epsilon` too.",
+    )
+    epsilon: float = Field(
+        default=0.05,
+        ge=0,
+        le=0.2,
+        description="Share of logged leases served uniformly from the candidates (exploration; cap 0.2).",
+    )
+    candidates: int = Field(
+        default=50,
+        ge=2,
+        le=500,
+        description="How many tasks the bandit chooses among: half the first by formula priority, half "
+        "the newest (the formula alone would offer only what it already ranks first).",
+    )
+    model_path: Path = Field(
+        default=Path(".warden/review_bandit.vw"), description="Where the trained bandit is saved and loaded."
+    )
+    stale_after_hours: float = Field(
+        default=72.0, gt=0, description="An older model falls back to the formula until retrained."
+    )
+    min_events: int = Field(
+        default=200, ge=1, description="A model trained on fewer rewarded leases falls back to the formula."
+    )
+    reach_half_life_hours: float = Field(
+        default=6.0,
+        gt=0,
+        description="Attention half-life for the reward's remaining-views estimate (views sent at enqueue).",
+    )
+
+
 class ReviewSettings(Section):
     """Human review queues: routing, priorities and SLAs, leases, multi-review, gold items, appeals."""
 
@@ -308,6 +352,7 @@ class ReviewSettings(Section):
         description="Mark console cookies Secure. Unset: when the request came over https; set true "
         "behind a proxy that terminates TLS and forwards plain http.",
     )
+    bandit: BanditSettings = Field(default_factory=BanditSettings)
 
 
 class TextTier(Section):

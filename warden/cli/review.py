@@ -167,3 +167,63 @@ def export_labels(
     else:
         output.write_text(lines, encoding="utf-8")
         console.print(f"wrote {len(rows)} labels to {output}")
+
+
+QueueOption = Annotated[
+    str | None, typer.Option("--queue", help="Only this queue's logged leases (default: every logged queue).")
+]
+
+
+@review_app.command("train-bandit")
+def train_bandit(
+    queue: QueueOption = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Model file (default: settings review.bandit.model_path).")
+    ] = None,
+    holdout: Annotated[
+        float,
+        typer.Option(help="Leave the newest share of leases out for `evaluate-policy` (0: final model)."),
+    ] = 0.2,
+) -> None:
+    """Train the review bandit on the rewarded logged leases and save it (serving processes pick it up)."""
+    try:
+        report = _service().ordering.train(queue, out_path, holdout)
+    except WardenError as exc:
+        _fail(str(exc))
+    if report.used == 0:
+        console.print(
+            "[yellow]no rewarded logged leases yet[/]: log a queue first (review.bandit.log_queues) "
+            "and let reviewers label; the saved model is untrained and serving stays on the formula"
+        )
+    out.print(
+        f"trained {report.version} on {report.used} rewarded leases of {', '.join(report.queues) or '-'} "
+        f"in {report.seconds:.1f} s -> {report.path}"
+    )
+
+
+@review_app.command("evaluate-policy")
+def evaluate_policy(
+    queue: QueueOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the estimates as JSON.")] = False,
+) -> None:
+    """Offline evaluation (IPS and doubly robust, 95 % intervals) of the bandit against today's formula
+    on the logged leases: the mean harm prevented per lease each ordering would have achieved."""
+    try:
+        report = _service().ordering.evaluate(queue)
+    except (WardenError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+        return
+    table = Table("ordering", "estimator", "harm prevented / lease", "95 % interval")
+    for name, estimates in (("bandit", report.bandit), ("formula", report.formula)):
+        for estimator in ("dr", "ips"):
+            e = estimates[estimator]
+            interval = f"{_fmt(e['low'], 2)} - {_fmt(e['high'], 2)}"
+            table.add_row(name, estimator.upper(), _fmt(e["value"], 2), interval)
+    out.print(table)
+    gain = "-" if report.dr_gain is None else f"{report.dr_gain:.3f}"
+    out.print(
+        f"{report.events} rewarded leases; logged policy's mean {report.logged_mean_reward:.2f}; "
+        f"DR ratio bandit / formula {gain} (model {report.model_version})"
+    )

@@ -43,6 +43,7 @@ from .models import (
     ReviewStats,
     ReviewTask,
 )
+from .ordering import LearnedOrdering
 from .priority import Ageing, base_priority, reach_factor, severity_weight
 from .routing import HOUR_S, TopCategory, category_severity, route, top_category
 
@@ -94,6 +95,7 @@ class ReviewService:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._rng = random.Random(settings.review.sample_seed)
         self._rng_lock = threading.Lock()
+        self.ordering = LearnedOrdering(store, settings.review, policy)
 
     @property
     def config(self) -> ReviewSettings:
@@ -329,16 +331,22 @@ class ReviewService:
             raise ValidationError("reviewer must not be empty")
         with self._rng_lock:
             gold_first = self._rng.random() < self.config.gold_rate
-        return self.store.review.lease(
+        now = self.clock()
+        # A named bandit-logged queue: the learned ordering picks among the formula's first tasks.
+        chooser = self.ordering.chooser_for(queue, now)
+        task = self.store.review.lease(
             reviewer,
-            self.clock(),
+            now,
             self.config.lease_seconds,
             self.ageing,
             queue,
             category,
             language,
             gold_first=gold_first,
+            chooser=chooser,
         )
+        self.ordering.record_lease(chooser, task, reviewer, now)
+        return task
 
     def get(self, task_id: str, viewer: str | None = None) -> ReviewTask:
         return self.store.review.get_task(task_id, self.clock(), self.ageing, viewer)
@@ -402,9 +410,12 @@ class ReviewService:
             source = "gold" if task.gold else "review"
             if not task.gold and task.queue in self.config.apply_queues:
                 resolve = self._consensus_resolver(task)
-        return self.store.review.record_label(
-            task_id, reviewer, effective, cats, note, source, self.clock(), outcome=outcome, resolve=resolve
+        now = self.clock()
+        label = self.store.review.record_label(
+            task_id, reviewer, effective, cats, note, source, now, outcome=outcome, resolve=resolve
         )
+        self.ordering.reward(task, reviewer, effective, cats, now)
+        return label
 
     def _appeal_resolver(
         self, task: ReviewTask, action: str, categories: list[str], reviewer: str, note: str

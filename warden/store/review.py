@@ -39,7 +39,9 @@ from . import audit_chain
 from .review_records import (
     Appeal,
     AppealInfo,
+    BanditEvent,
     Lease,
+    LeaseCandidate,
     MediaRef,
     QueueSummary,
     ReviewLabel,
@@ -50,6 +52,7 @@ from .tables import (
     DecisionHistoryRow,
     DecisionRow,
     ReviewAssignmentRow,
+    ReviewBanditEventRow,
     ReviewLabelRow,
     ReviewTaskRow,
 )
@@ -60,6 +63,42 @@ A = ReviewAssignmentRow
 _ATTEMPTS = 4
 _PAGE = 25
 R = TypeVar("R")
+
+
+class Chooser(Protocol):
+    """A learned ordering for one lease: which of the first `count` candidates to serve."""
+
+    count: int
+
+    def choose(self, candidates: list[LeaseCandidate]) -> int | None: ...
+
+
+_CANDIDATE_COLUMNS = (
+    T.id,
+    T.queue,
+    T.category,
+    T.language,
+    T.severity,
+    T.probability,
+    T.reach,
+    T.created_epoch,
+    T.due_epoch,
+)
+
+
+def _lease_candidate(row: Any) -> LeaseCandidate:
+    return LeaseCandidate(
+        task_id=str(row.id),
+        queue=row.queue,
+        category=row.category,
+        language=row.language,
+        severity=row.severity,
+        probability=float(row.probability),
+        reach=float(row.reach),
+        created_epoch=float(row.created_epoch),
+        due_epoch=float(row.due_epoch),
+        priority=float(row.priority),
+    )
 
 
 class TaskOrdering(Protocol):
@@ -495,12 +534,19 @@ class ReviewRepository:
         category: str | None = None,
         language: str | None = None,
         gold_first: bool = False,
+        chooser: Chooser | None = None,
     ) -> ReviewTask | None:
         """The reviewer's current lease (renewed) if one matches, else a gold item (when `gold_first`),
-        else the highest-priority task with a free slot the reviewer has not worked on."""
+        else the highest-priority task with a free slot the reviewer has not worked on.
+
+        With a `chooser`, the first `chooser.count` such tasks in priority order are its candidates:
+        it names the one to try first (a learned ordering); the others follow in priority order. It
+        only ever sees tasks this lease could serve, so it cannot widen what the reviewer may see."""
         expires = now + timedelta(seconds=lease_s)
         task_id = self._retry(
-            lambda: self._lease_once(reviewer, now, expires, ageing, queue, category, language, gold_first),
+            lambda: self._lease_once(
+                reviewer, now, expires, ageing, queue, category, language, gold_first, chooser
+            ),
             f"leasing a task for {reviewer}",
         )
         return None if task_id is None else self.get_task(task_id, now, ageing, viewer=reviewer)
@@ -515,6 +561,7 @@ class ReviewRepository:
         category: str | None,
         language: str | None,
         gold_first: bool,
+        chooser: Chooser | None = None,
     ) -> str | None:
         filters = self._filters(queue, category, language)
         with self._sessions.begin() as session:
@@ -566,17 +613,26 @@ class ReviewRepository:
                     return gold_id
             free = exists().where(A.task_id == T.id, _free_slot(now))
             prio = ageing.sql(T.base_priority, T.created_epoch, T.due_epoch, now.timestamp())
+            servable = [T.status == "open", T.gold.is_(False), free, ~worked, *filters]
+            first_pick: str | None = None
+            if chooser is not None:
+                first_pick = self._chosen(session, chooser, servable, prio)
             offset = 0
             while True:
-                candidates = session.scalars(
-                    select(T.id)
-                    .where(T.status == "open", T.gold.is_(False), free, ~worked, *filters)
-                    .order_by(prio.desc(), T.created_epoch, T.id)
-                    .limit(_PAGE)
-                    .offset(offset)
-                ).all()
-                if not candidates:
+                candidates = list(
+                    session.scalars(
+                        select(T.id)
+                        .where(*servable)
+                        .order_by(prio.desc(), T.created_epoch, T.id)
+                        .limit(_PAGE)
+                        .offset(offset)
+                    ).all()
+                )
+                if not candidates and first_pick is None:
                     return None
+                if first_pick is not None:  # the learned pick first, then the formula's order
+                    candidates = [first_pick, *(c for c in candidates if c != first_pick)]
+                    first_pick = None
                 for task_id in candidates:
                     slot_ids = session.scalars(
                         select(A.id)
@@ -594,6 +650,114 @@ class ReviewRepository:
                         if _rowcount(won) == 1:
                             return task_id
                 offset += _PAGE
+
+    @staticmethod
+    def _chosen(
+        session: Session, chooser: Chooser, servable: list[Any], prio: ColumnElement[float]
+    ) -> str | None:
+        """The chooser's pick among the servable tasks: the first half of its candidates by formula
+        priority, the rest the newest not among them (so it can serve what the formula ranks low)."""
+        by_formula = chooser.count - chooser.count // 2
+        columns = (*_CANDIDATE_COLUMNS, prio.label("priority"))
+        top = session.execute(
+            select(*columns).where(*servable).order_by(prio.desc(), T.created_epoch, T.id).limit(by_formula)
+        ).all()
+        if not top:
+            return None
+        fresh = session.execute(
+            select(*columns)
+            .where(*servable, T.id.not_in([r.id for r in top]))
+            .order_by(T.created_epoch.desc(), T.id)
+            .limit(chooser.count - by_formula)
+        ).all()
+        rows = sorted([*top, *fresh], key=lambda r: (-float(r.priority), float(r.created_epoch), str(r.id)))
+        pick = chooser.choose([_lease_candidate(r) for r in rows])
+        return str(rows[pick].id) if pick is not None and 0 <= pick < len(rows) else None
+
+    # -- learned ordering: logged leases -----------------------------------------------------------
+    def log_bandit_event(
+        self,
+        queue: str,
+        task_id: str,
+        reviewer: str,
+        policy: str,
+        model_version: str,
+        fallback_reason: str,
+        propensity: float,
+        chosen: int,
+        candidates: list[dict[str, Any]],
+        now: datetime,
+    ) -> int:
+        row = ReviewBanditEventRow(
+            queue=queue,
+            task_id=task_id,
+            reviewer=reviewer,
+            policy=policy,
+            model_version=model_version,
+            fallback_reason=fallback_reason[:500],
+            propensity=propensity,
+            chosen=chosen,
+            candidates=candidates,
+            reward=None,
+            created_at=now,
+            rewarded_at=None,
+        )
+        with self._sessions.begin() as session:
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
+    def reward_bandit_event(self, task_id: str, reviewer: str, reward: float, now: datetime) -> bool:
+        """Attach the reward to the reviewer's latest unrewarded logged lease of the task."""
+        with self._sessions.begin() as session:
+            event_id = session.scalar(
+                select(ReviewBanditEventRow.id)
+                .where(
+                    ReviewBanditEventRow.task_id == task_id,
+                    ReviewBanditEventRow.reviewer == reviewer,
+                    ReviewBanditEventRow.reward.is_(None),
+                )
+                .order_by(ReviewBanditEventRow.id.desc())
+                .limit(1)
+            )
+            if event_id is None:
+                return False
+            session.execute(
+                update(ReviewBanditEventRow)
+                .where(ReviewBanditEventRow.id == event_id)
+                .values(reward=reward, rewarded_at=now)
+            )
+            return True
+
+    def bandit_events(
+        self, queue: str | None = None, rewarded_only: bool = True, limit: int = 200_000
+    ) -> list[BanditEvent]:
+        """Logged leases, oldest first (the most recent `limit`)."""
+        E = ReviewBanditEventRow
+        query = select(E)
+        if queue is not None:
+            query = query.where(E.queue == queue)
+        if rewarded_only:
+            query = query.where(E.reward.is_not(None))
+        with self._sessions() as session:
+            rows = session.scalars(query.order_by(E.id.desc()).limit(limit)).all()
+            return [
+                BanditEvent(
+                    id=r.id,
+                    queue=r.queue,
+                    task_id=r.task_id,
+                    reviewer=r.reviewer,
+                    policy=r.policy,
+                    model_version=r.model_version,
+                    fallback_reason=r.fallback_reason,
+                    propensity=r.propensity,
+                    chosen=r.chosen,
+                    candidates=list(r.candidates),
+                    reward=r.reward,
+                    created_at=r.created_at,
+                )
+                for r in reversed(rows)
+            ]
 
     def release(self, task_id: str, reviewer: str) -> None:
         with self._sessions.begin() as session:

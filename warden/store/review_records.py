@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -126,6 +127,40 @@ class Appeal(BaseModel):
     resolution_note: str = ""
     created_at: datetime
     created_by: str
+
+
+@dataclass(frozen=True)
+class LeaseCandidate:
+    """An open task a lease may serve, in the columns a learned ordering reads (warden.review.bandit)."""
+
+    task_id: str
+    queue: str
+    category: str | None
+    language: str | None
+    severity: str
+    probability: float
+    reach: float
+    created_epoch: float
+    due_epoch: float
+    priority: float  # the formula's current priority
+
+
+@dataclass(frozen=True)
+class BanditEvent:
+    """One logged lease (see tables.ReviewBanditEventRow)."""
+
+    id: int
+    queue: str
+    task_id: str
+    reviewer: str
+    policy: str
+    model_version: str
+    fallback_reason: str
+    propensity: float
+    chosen: int
+    candidates: list[dict[str, Any]]
+    reward: float | None
+    created_at: datetime
 
 
 class QueueSummary(BaseModel):

@@ -310,3 +310,25 @@ class ShadowDecisionRow(Base):
     shadow_ms_per_item: Mapped[float]
     payload: Mapped[dict[str, Any]]  # the candidate's full Decision
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ReviewBanditEventRow(Base):
+    """One lease served from a bandit-logged queue: the candidates it was chosen from, the one served
+    and its propensity, and (once the label arrives) the reward. Training and offline policy
+    evaluation read these (warden.review.bandit, warden.review.ope)."""
+
+    __tablename__ = "review_bandit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    queue: Mapped[str] = mapped_column(String, index=True)
+    task_id: Mapped[str] = mapped_column(String, index=True)
+    reviewer: Mapped[str] = mapped_column(String)
+    policy: Mapped[str] = mapped_column(String)
+    model_version: Mapped[str] = mapped_column(String)
+    fallback_reason: Mapped[str] = mapped_column(String)
+    propensity: Mapped[float]
+    chosen: Mapped[int] = mapped_column(Integer)
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    reward: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
