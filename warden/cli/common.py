@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from ..settings import Settings, get_settings
 from .banks import bank_app
 from .graph import graph_app
+from .prevalence import prevalence_app
 from .review import review_app
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(bank_app, name="bank")
 app.add_typer(graph_app, name="graph")
 app.add_typer(review_app, name="review")
+app.add_typer(prevalence_app, name="prevalence")
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 console = Console(stderr=True)

@@ -14,7 +14,7 @@ TaskStatus = Literal["pending", "leased", "done"]
 AppealStatus = Literal["open", "upheld", "reversed"]
 LabelSource = Literal["review", "appeal", "gold"]
 # The queues routing and appeals create; every summary lists them even when empty.
-QUEUES = ("severe", "review", "appeals", "qa", "relabel")
+QUEUES = ("severe", "review", "appeals", "qa", "relabel", "prevalence")
 # Free-form JSON read back from stored rows: always servable, even for rows stored before the
 # edge checks (a poisoned field shows as clipped instead of failing every reviewer's page).
 ServedJson = Annotated[dict[str, Any], BeforeValidator(clip_json)]
