@@ -25,7 +25,7 @@ from warden.review.service import ReviewService
 from warden.serve import create_app
 from warden.serve.console import render, views
 from warden.serve.console.session import SESSION_COOKIE, Signer
-from warden.settings import MediaSettings, ReviewSettings, Settings
+from warden.settings import BanditSettings, MediaSettings, ReviewSettings, Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts" / "console"
@@ -90,6 +90,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
             qa_actions=["allow", "label", "limit", "age_restrict", "remove"],
             qa_reviews=1,
             gold_rate=0.0,
+            # QA leases are logged for a learned ordering, so the admin page has one to show.
+            bandit=BanditSettings(log_queues=["qa"], model_path=root / "bandit.vw"),
         ),
     )
     app = create_app(settings)
@@ -580,6 +582,13 @@ def test_admin_pages_show_queue_health_and_qa_precision(server: ConsoleServer, p
     assert re.search(r"100\.0 %\s+\d{1,2}\.\d % – 100\.0 %", row.inner_text()), row.inner_text()
     agreement = page.get_by_test_id("agreement").locator("dd").first
     assert agreement.inner_text() == str(server.review.stats().agreement.items)
+    # The QA lease above was logged with its propensity and rewarded by bob's label; no model yet.
+    logged = server.review.store.review.bandit_events("qa")
+    assert logged, "the QA lease was not logged"
+    qa_row = page.get_by_test_id("ordering").locator("tr", has=page.locator("td", has_text="qa")).first
+    cells = qa_row.locator("td").all_inner_texts()
+    assert cells[1] == "formula (logged)" and int(cells[3]) >= len(logged) >= 1
+    assert "No model yet" in page.get_by_test_id("ordering-model").inner_text()
     _shot(page, "12-admin")
 
     page.locator("form.signout button").click()

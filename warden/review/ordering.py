@@ -259,6 +259,42 @@ class LearnedOrdering:
         )
 
 
+    def overview(self) -> dict[str, Any]:
+        """What the console's admin page shows: per logged queue the leases logged and rewarded and
+        who served them, the model's state, and the offline evaluation when one can be made."""
+        queues = sorted(set(self.config.queues) | set(self.config.log_queues))
+        if not queues:
+            return {"queues": [], "model": None, "model_status": "", "evaluation": None, "note": ""}
+        events = self.store.review.bandit_events(rewarded_only=False)
+        rows = []
+        for queue in queues:
+            mine = [e for e in events if e.queue == queue]
+            rows.append(
+                {
+                    "queue": queue,
+                    "switched": queue in self.config.queues,
+                    "logged": len(mine),
+                    "rewarded": sum(e.reward is not None for e in mine),
+                    "by_bandit": sum(e.policy == "bandit" for e in mine),
+                }
+            )
+        model = self.model()
+        status = self.serving_policy().usable()
+        evaluation, note = None, ""
+        if model is not None:
+            try:
+                evaluation = self.evaluate().as_dict()
+            except (ValidationError, ValueError) as exc:
+                note = str(exc)
+        return {
+            "queues": rows,
+            "model": None if model is None else asdict(model.meta),
+            "model_status": status or "serving",
+            "evaluation": evaluation,
+            "note": note,
+        }
+
+
 def _estimates(evaluation: PolicyEvaluation) -> dict[str, Any]:
     return {"ips": evaluation.ips.as_dict(), "dr": evaluation.dr.as_dict()}
 

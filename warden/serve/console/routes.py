@@ -495,7 +495,8 @@ def admin_page(request: Request, session: ConsoleSession = Depends(admin_session
 
     stats = _review(request).stats()
     shadow = shadow_report(request.app.state.warden.store, examples=0)
-    return _render(request, "admin.html", session, nav="admin", stats=stats, shadow=shadow)
+    ordering = _review(request).ordering.overview()
+    return _render(request, "admin.html", session, nav="admin", stats=stats, shadow=shadow, ordering=ordering)
 
 
 @router.get("/audit", response_class=HTMLResponse)
